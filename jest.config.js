@@ -1,0 +1,21 @@
+// Three tiers (see docs/style): unit specs beside the libs, integration and
+// end-to-end suites under test/. Each tier is a jest project so they can be
+// selected on their own (npm run test:unit / test:int / test:e2e).
+const base = {
+  preset: 'ts-jest',
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: 'tsconfig.json' }] },
+  moduleNameMapper: {
+    '^@modgate/gomod$': '<rootDir>/libs/gomod/src',
+    '^@modgate/storage$': '<rootDir>/libs/storage/src',
+  },
+  rootDir: __dirname,
+};
+module.exports = {
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
+  projects: [
+    { ...base, displayName: 'unit', testMatch: ['<rootDir>/libs/**/*.spec.ts', '<rootDir>/apps/**/*.spec.ts'] },
+    { ...base, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.int-spec.ts'], testTimeout: 60000 },
+    { ...base, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'], testTimeout: 300000 },
+  ],
+};
