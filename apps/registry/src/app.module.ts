@@ -1,0 +1,20 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { GoproxyErrorFilter } from './common/goproxy-error.filter';
+import { CoreDeps, CoreModule } from './core.module';
+import { HealthModule } from './health/health.module';
+import { ProxyModule } from './proxy/proxy.module';
+import { StartPageModule } from './start-page/start-page.module';
+import { VersionsModule } from './versions/versions.module';
+
+@Module({})
+export class AppModule {
+  static forRoot(deps: CoreDeps): DynamicModule {
+    return {
+      module: AppModule,
+      // ProxyModule last: its catch-all GOPROXY route must not shadow the others.
+      imports: [CoreModule.forRoot(deps), VersionsModule, HealthModule, StartPageModule, ProxyModule],
+      providers: [{ provide: APP_FILTER, useClass: GoproxyErrorFilter }],
+    };
+  }
+}

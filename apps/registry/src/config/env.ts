@@ -1,0 +1,182 @@
+import { isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { parseUpstreams, UpstreamList } from './upstreams';
+import { parsePatterns } from './patterns';
+
+/**
+ * Configuration is read from the environment exactly once, here. Every bad
+ * variable is reported in one error (name and rule, never a secret's value);
+ * the result is frozen and provided to Nest under the ENV token.
+ */
+export const ENV = Symbol('ENV');
+
+export type NetworkMode = 'strict' | 'offline' | 'fallback';
+
+export interface Env {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly databaseUrl: string | null;
+  readonly embeddedPgPort: number | null;
+  readonly dbPoolSize: number;
+  readonly storage: string;
+  readonly s3: {
+    readonly endpoint?: string;
+    readonly region?: string;
+    readonly forcePathStyle?: boolean;
+    readonly accessKeyId?: string;
+    readonly secretAccessKey?: string;
+  };
+  readonly upstreams: UpstreamList;
+  readonly sumdbs: ReadonlyMap<string, string>;
+  readonly privatePatterns: readonly string[];
+  readonly networkMode: NetworkMode;
+  readonly upstreamTimeoutMs: number;
+  readonly upstreamRetries: number;
+  readonly tls: { readonly cert: string; readonly key: string } | null;
+  readonly publicUrl: string | null;
+  readonly logLevel: string;
+  readonly shutdownTimeoutMs: number;
+  readonly anonymousRead: boolean;
+  readonly oidc: {
+    readonly issuer?: string;
+    readonly clientId?: string;
+    readonly clientSecret?: string;
+    readonly groupsClaim?: string;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'expected a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min, `expected at least ${min}`).max(max, `expected at most ${max}`));
+const url = z.string().url('expected a URL');
+
+const schema = z.object({
+  PORT: int(0, 65535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  MODGATE_DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'expected postgres://user@host:port/database')
+    .optional(),
+  MODGATE_EMBEDDED_PG_PORT: int(1, 65535).optional(),
+  MODGATE_DB_POOL_SIZE: int(1, 200).default(10),
+  MODGATE_STORAGE: z
+    .string()
+    .regex(/^(fs:.+|s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?)$/, 'expected fs:<dir> or s3://<bucket>[/<prefix>]')
+    .optional(),
+  S3_ENDPOINT: url.optional(),
+  S3_REGION: z.string().min(1).optional(),
+  S3_FORCE_PATH_STYLE: bool.optional(),
+  AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
+  AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  MODGATE_UPSTREAMS: z.string().default('https://proxy.golang.org'),
+  MODGATE_SUMDBS: z.string().default('sum.golang.org=https://sum.golang.org'),
+  MODGATE_PRIVATE: z.string().default(''),
+  MODGATE_NETWORK_MODE: z.enum(['strict', 'offline', 'fallback'], { message: 'expected strict, offline or fallback' }).default('strict'),
+  MODGATE_UPSTREAM_TIMEOUT_MS: int(100, 3_600_000).default(30000),
+  MODGATE_UPSTREAM_RETRIES: int(0, 10).default(2),
+  MODGATE_TLS_CERT: z.string().min(1).optional(),
+  MODGATE_TLS_KEY: z.string().min(1).optional(),
+  MODGATE_PUBLIC_URL: url.optional(),
+  MODGATE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  MODGATE_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10000),
+  MODGATE_ANONYMOUS_READ: bool.default(false),
+  MODGATE_OIDC_ISSUER: url.optional(),
+  MODGATE_OIDC_CLIENT_ID: z.string().min(1).optional(),
+  MODGATE_OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+  MODGATE_OIDC_GROUPS_CLAIM: z.string().min(1).optional(),
+});
+
+/** Parses and validates the environment; throws one ConfigError listing every problem. */
+export function loadEnv(source: Record<string, string | undefined> = process.env, cwd = process.cwd()): Env {
+  // Empty strings mean "unset", as in a shell `VAR= npm start`.
+  const raw = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(raw);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+  const dataDir = isAbsolute(e.MODGATE_DATA_DIR) ? e.MODGATE_DATA_DIR : resolve(cwd, e.MODGATE_DATA_DIR);
+
+  const upstreams = collect(problems, 'MODGATE_UPSTREAMS', () => parseUpstreams(e.MODGATE_UPSTREAMS));
+  const sumdbs = collect(problems, 'MODGATE_SUMDBS', () => parseSumdbs(e.MODGATE_SUMDBS));
+  const privatePatterns = collect(problems, 'MODGATE_PRIVATE', () => parsePatterns(e.MODGATE_PRIVATE));
+  if ((e.MODGATE_TLS_CERT === undefined) !== (e.MODGATE_TLS_KEY === undefined)) {
+    problems.push('MODGATE_TLS_CERT, MODGATE_TLS_KEY: set both or neither');
+  }
+  let storage = e.MODGATE_STORAGE ?? `fs:${resolve(dataDir, 'blobs')}`;
+  if (storage.startsWith('fs:') && !isAbsolute(storage.slice(3))) storage = `fs:${resolve(cwd, storage.slice(3))}`;
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return Object.freeze<Env>({
+    port: e.PORT,
+    host: e.HOST,
+    dataDir,
+    databaseUrl: e.DATABASE_URL ?? null,
+    embeddedPgPort: e.MODGATE_EMBEDDED_PG_PORT ?? null,
+    dbPoolSize: e.MODGATE_DB_POOL_SIZE,
+    storage,
+    s3: Object.freeze({
+      endpoint: e.S3_ENDPOINT,
+      region: e.S3_REGION,
+      forcePathStyle: e.S3_FORCE_PATH_STYLE,
+      accessKeyId: e.AWS_ACCESS_KEY_ID,
+      secretAccessKey: e.AWS_SECRET_ACCESS_KEY,
+    }),
+    upstreams: upstreams!,
+    sumdbs: sumdbs!,
+    privatePatterns: Object.freeze(privatePatterns!),
+    networkMode: e.MODGATE_NETWORK_MODE,
+    upstreamTimeoutMs: e.MODGATE_UPSTREAM_TIMEOUT_MS,
+    upstreamRetries: e.MODGATE_UPSTREAM_RETRIES,
+    tls: e.MODGATE_TLS_CERT && e.MODGATE_TLS_KEY ? Object.freeze({ cert: e.MODGATE_TLS_CERT, key: e.MODGATE_TLS_KEY }) : null,
+    publicUrl: e.MODGATE_PUBLIC_URL?.replace(/\/+$/, '') ?? null,
+    logLevel: e.MODGATE_LOG_LEVEL,
+    shutdownTimeoutMs: e.MODGATE_SHUTDOWN_TIMEOUT_MS,
+    anonymousRead: e.MODGATE_ANONYMOUS_READ,
+    oidc: Object.freeze({
+      issuer: e.MODGATE_OIDC_ISSUER,
+      clientId: e.MODGATE_OIDC_CLIENT_ID,
+      clientSecret: e.MODGATE_OIDC_CLIENT_SECRET,
+      groupsClaim: e.MODGATE_OIDC_GROUPS_CLAIM,
+    }),
+  });
+}
+
+function collect<T>(problems: string[], name: string, parse: () => T): T | undefined {
+  try {
+    return parse();
+  } catch (err) {
+    problems.push(`${name}: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
+/** `name=url,name=url` → map; names are sumdb host names such as sum.golang.org. */
+function parseSumdbs(value: string): ReadonlyMap<string, string> {
+  const out = new Map<string, string>();
+  for (const part of value.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new Error(`expected name=url, got "${part}"`);
+    const name = part.slice(0, eq);
+    const target = part.slice(eq + 1).replace(/\/+$/, '');
+    if (!/^[a-z0-9][a-z0-9.-]*$/i.test(name)) throw new Error(`bad checksum database name "${name}"`);
+    if (!/^https?:\/\/[^/\s]+/.test(target)) throw new Error(`expected an http(s) URL for ${name}`);
+    out.set(name, target);
+  }
+  return out;
+}

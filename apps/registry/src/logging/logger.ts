@@ -1,0 +1,24 @@
+import pino, { type Logger } from 'pino';
+
+export const LOGGER = Symbol('LOGGER');
+export type AppLogger = Logger;
+
+/**
+ * Structured JSON logs. Authorization headers and anything that looks like a
+ * credential are redacted at the source, so a mistake elsewhere cannot leak one.
+ */
+export function makeLogger(level: string, destination?: pino.DestinationStream): AppLogger {
+  return pino(
+    {
+      level,
+      base: { service: 'modgate' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: {
+        paths: ['req.headers.authorization', 'headers.authorization', '*.password', '*.token', '*.secret', 'password', 'token', 'secret'],
+        censor: '[redacted]',
+      },
+      serializers: { err: pino.stdSerializers.err },
+    },
+    destination ?? pino.destination({ fd: 1, sync: false, minLength: 4096 }),
+  );
+}

@@ -1,0 +1,62 @@
+import { ConfigError, loadEnv } from './config/env';
+import { makeLogger } from './logging/logger';
+import { startRegistry } from './bootstrap';
+import { clientSetupLines } from './start-page/client-setup';
+
+async function main(): Promise<void> {
+  let env;
+  try {
+    env = loadEnv();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`modgate: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = makeLogger(env.logLevel);
+  const registry = await startRegistry(env, log);
+
+  const banner = [
+    '',
+    `ModGate is listening on ${registry.url}${registry.embedded ? ` (embedded PostgreSQL, data in ${env.dataDir})` : ''}`,
+    'Point Go at it:',
+    ...clientSetupLines(env, registry.url).map((l) => `  ${l}`),
+    '',
+  ].join('\n');
+  process.stdout.write(`${banner}\n`);
+  log.info({ url: registry.url, embedded: registry.embedded, storage: env.storage.split(':')[0] }, 'modgate started');
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      log.error('shutdown timed out; exiting');
+      log.flush();
+      process.exit(1);
+    }, env.shutdownTimeoutMs + 15_000);
+    force.unref();
+    registry
+      .close()
+      .then(() => {
+        log.info('stopped');
+        log.flush();
+        process.exitCode = 0;
+      })
+      .catch((err) => {
+        log.error({ err }, 'shutdown failed');
+        log.flush();
+        process.exitCode = 1;
+      })
+      .finally(() => setTimeout(() => process.exit(), 50));
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`modgate: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,77 @@
+import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import type { BlobStore } from '@modgate/storage';
+import { DataSource } from 'typeorm';
+import { ENV, Env } from '../config/env';
+import { BLOB_STORE } from '../core.module';
+import { LOGGER, AppLogger } from '../logging/logger';
+import { Metrics } from '../metrics/metrics';
+import { SumdbController } from '../sumdb/sumdb.controller';
+import { SumdbService } from '../sumdb/sumdb.service';
+import { IngestService } from '../versions/ingest.service';
+import { ModuleVersionRepository } from '../versions/module-version.repository';
+import { VersionIndex } from '../versions/version-index';
+import { VersionsModule } from '../versions/versions.module';
+import { CacheFillService } from './cache-fill.service';
+import { ModCache } from './mod-cache';
+import { OwnedPaths } from './owned-paths';
+import { ProxyController } from './proxy.controller';
+import { ProxyMetrics } from './proxy.metrics';
+import { ProxyService } from './proxy.service';
+import { UpstreamClient } from './upstream.client';
+import { VersionLock } from './version-lock';
+
+const MAX_CONCURRENT_FILLS = 16;
+
+@Module({
+  imports: [VersionsModule],
+  // SumdbController first: its /sumdb/... routes are more specific than the catch-all.
+  controllers: [SumdbController, ProxyController],
+  providers: [
+    { provide: ProxyMetrics, inject: [Metrics], useFactory: (m: Metrics) => new ProxyMetrics(m) },
+    { provide: OwnedPaths, inject: [ENV], useFactory: (env: Env) => new OwnedPaths(env.privatePatterns) },
+    {
+      provide: UpstreamClient,
+      inject: [ENV, LOGGER, ProxyMetrics],
+      useFactory: (env: Env, log: AppLogger, m: ProxyMetrics) => new UpstreamClient(env, log, m),
+    },
+    {
+      provide: VersionLock,
+      inject: [DataSource],
+      useFactory: (ds: DataSource) => new VersionLock(ds.options.type === 'postgres' ? String((ds.options as { url?: string }).url) : '', MAX_CONCURRENT_FILLS),
+    },
+    {
+      provide: CacheFillService,
+      inject: [UpstreamClient, IngestService, VersionIndex, VersionLock, ProxyMetrics, LOGGER],
+      useFactory: (u: UpstreamClient, i: IngestService, idx: VersionIndex, l: VersionLock, m: ProxyMetrics, log: AppLogger) =>
+        new CacheFillService(u, i, idx, l, m, log),
+    },
+    { provide: ModCache, useValue: new ModCache() },
+    {
+      provide: ProxyService,
+      inject: [ENV, VersionIndex, ModuleVersionRepository, CacheFillService, UpstreamClient, BLOB_STORE, ModCache, OwnedPaths, ProxyMetrics],
+      useFactory: (
+        env: Env,
+        idx: VersionIndex,
+        repo: ModuleVersionRepository,
+        fill: CacheFillService,
+        up: UpstreamClient,
+        blobs: BlobStore,
+        mods: ModCache,
+        owned: OwnedPaths,
+        m: ProxyMetrics,
+      ) => new ProxyService(env, idx, repo, fill, up, blobs, mods, owned, m),
+    },
+    {
+      provide: SumdbService,
+      inject: [ENV, OwnedPaths, BLOB_STORE, LOGGER],
+      useFactory: (env: Env, owned: OwnedPaths, blobs: BlobStore, log: AppLogger) => new SumdbService(env, owned, blobs, log),
+    },
+  ],
+})
+export class ProxyModule implements OnApplicationShutdown {
+  constructor(@Inject(VersionLock) private readonly lock: VersionLock) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.lock.close();
+  }
+}

@@ -1,0 +1,188 @@
+import { checkModuleVersion, GoModError, isCanonicalVersion, isValid } from '@modgate/gomod';
+import type { BlobStore } from '@modgate/storage';
+import { GoproxyError } from '../common/goproxy-error';
+import type { Env } from '../config/env';
+import type { ModuleVersionRepository } from '../versions/module-version.repository';
+import type { VersionIndex } from '../versions/version-index';
+import type { VersionRecord } from '../versions/version-record';
+import type { CacheFillService } from './cache-fill.service';
+import { ModCache } from './mod-cache';
+import type { OwnedPaths } from './owned-paths';
+import { JSON_TYPE, ProxyReply, TEXT } from './proxy-reply';
+import type { ProxyMetrics } from './proxy.metrics';
+import { UpstreamClient, UpstreamError } from './upstream.client';
+import { latestOf, listable } from './version-choice';
+
+/**
+ * The GOPROXY read path. Each method tells its story in order: what is
+ * stored answers at once (no database round trip for a warm version); a
+ * miss is filled from upstream unless the path is ours or the network mode
+ * forbids it; every "does not exist" is a 404 the go command can fall
+ * through on, every upstream failure a 502/504 with a reason.
+ */
+export class ProxyService {
+  private readonly infoBodies = new WeakMap<VersionRecord, string>();
+
+  constructor(
+    private readonly env: Env,
+    private readonly index: VersionIndex,
+    private readonly repo: ModuleVersionRepository,
+    private readonly fill: CacheFillService,
+    private readonly upstream: UpstreamClient,
+    private readonly blobs: BlobStore,
+    private readonly mods: ModCache,
+    private readonly owned: OwnedPaths,
+    private readonly metrics: ProxyMetrics,
+  ) {}
+
+  async info(path: string, version: string): Promise<ProxyReply> {
+    if (!isCanonicalVersion(version)) return this.revisionInfo(path, version);
+    const v = await this.version(path, version);
+    return { kind: 'info', contentType: JSON_TYPE, body: this.infoBody(v), size: Buffer.byteLength(this.infoBody(v)), etag: `"${v.zipHash}.info"`, immutable: true };
+  }
+
+  async mod(path: string, version: string): Promise<ProxyReply> {
+    const v = await this.version(path, version);
+    const data = await this.mods.get(v, () => this.blobs.read(v.modKey));
+    return { kind: 'mod', contentType: TEXT, body: data, size: data.length, etag: `"${v.modHash}"`, immutable: true };
+  }
+
+  async zip(path: string, version: string): Promise<ProxyReply> {
+    const v = await this.version(path, version);
+    const open = async (range?: { start: number; end: number }) => (await this.blobs.open(v.zipKey, range)).body as NodeJS.ReadableStream as import('node:stream').Readable;
+    return { kind: 'zip', contentType: 'application/zip', body: open, size: v.zipSize, etag: `"${v.zipHash}"`, immutable: true };
+  }
+
+  async list(path: string): Promise<ProxyReply> {
+    const stored = (await this.repo.listVersions(path)).map((v) => v.version);
+    let versions = stored;
+    if (this.mayAskUpstream(path)) {
+      try {
+        const { data } = await this.upstream.get(path, '@v/list');
+        versions = [...stored, ...data.toString('utf8').split('\n').map((l) => l.trim()).filter((l) => isValid(l))];
+      } catch (err) {
+        this.upstreamFailureOr404(err, stored.length > 0, `${path}@v/list`);
+      }
+    }
+    const tagged = listable(versions);
+    if (tagged.length === 0 && stored.length === 0 && !this.mayAskUpstream(path)) throw this.notHeld(path);
+    const body = tagged.length ? `${tagged.join('\n')}\n` : '';
+    return { kind: 'list', contentType: TEXT, body, size: Buffer.byteLength(body), immutable: false };
+  }
+
+  async latest(path: string): Promise<ProxyReply> {
+    if (this.mayAskUpstream(path)) {
+      try {
+        const { data } = await this.upstream.get(path, '@latest');
+        const body = checkInfoJson(data, null);
+        return { kind: 'latest', contentType: JSON_TYPE, body, size: Buffer.byteLength(body), immutable: false };
+      } catch (err) {
+        this.upstreamFailureOr404(err, true, `${path}@latest`);
+      }
+    }
+    const stored = await this.repo.listVersions(path);
+    const best = latestOf(stored.map((v) => v.version));
+    if (!best) throw this.notHeld(path);
+    const body = this.infoBody(stored.find((v) => v.version === best)!);
+    return { kind: 'latest', contentType: JSON_TYPE, body, size: Buffer.byteLength(body), immutable: false };
+  }
+
+  /** A stored version, or one filled from upstream now; 404 when it cannot exist here. */
+  private async version(path: string, version: string): Promise<VersionRecord> {
+    const hot = this.index.peek(path, version);
+    if (hot) {
+      this.metrics.cache.inc({ result: 'hit' });
+      return hot;
+    }
+    try {
+      checkModuleVersion(path, version);
+    } catch (err) {
+      if (err instanceof GoModError) throw new GoproxyError('not-found', `not found: ${err.message}`);
+      throw err;
+    }
+    const stored = await this.index.find(path, version);
+    if (stored) {
+      this.metrics.cache.inc({ result: 'hit' });
+      return stored;
+    }
+    this.metrics.cache.inc({ result: 'miss' });
+    if (!this.mayAskUpstream(path)) throw this.notHeld(path, version);
+    try {
+      return await this.fill.fill(path, version);
+    } catch (err) {
+      if (this.env.networkMode === 'fallback' && err instanceof GoproxyError && (err.kind === 'bad-upstream' || err.kind === 'upstream-timeout') && /unreachable|stalled|within|answered 5/.test(err.message)) {
+        throw new GoproxyError('not-found', `not found: ${path}@${version} is not cached and the upstream is unavailable`);
+      }
+      throw err;
+    }
+  }
+
+  /** `@v/<revision>.info` (branch, commit, +meta): asked of the upstream, never cached. */
+  private async revisionInfo(path: string, rev: string): Promise<ProxyReply> {
+    if (!this.mayAskUpstream(path)) throw new GoproxyError('not-found', `not found: ${path}@${rev}: unknown revision (only canonical versions are served from this registry's store)`);
+    try {
+      const { data } = await this.upstream.get(path, UpstreamClient.versionSuffix(rev, 'info'));
+      const body = checkInfoJson(data, null);
+      return { kind: 'info', contentType: JSON_TYPE, body, size: Buffer.byteLength(body), immutable: false };
+    } catch (err) {
+      this.upstreamFailureOr404(err, false, `${path}@${rev}`);
+      throw new GoproxyError('not-found', `not found: ${path}@${rev}: unknown revision`);
+    }
+  }
+
+  private mayAskUpstream(path: string): boolean {
+    return this.upstream.configured && this.env.networkMode !== 'offline' && !this.owned.owns(path);
+  }
+
+  /**
+   * Upstream said "not here" → returns (the caller answers from the store or
+   * with 404). Upstream failed → in fallback mode returns when the store can
+   * answer; otherwise throws 502/504 with the reason.
+   */
+  private upstreamFailureOr404(err: unknown, storeCanAnswer: boolean, what: string): void {
+    if (!(err instanceof UpstreamError)) throw err;
+    if (err.failure.kind === 'not-found') {
+      if (storeCanAnswer) return;
+      throw new GoproxyError('not-found', `not found: ${err.message}`);
+    }
+    if (this.env.networkMode === 'fallback') {
+      if (storeCanAnswer) return;
+      throw new GoproxyError('not-found', `not found: ${what} is not cached and the upstream is unavailable`);
+    }
+    throw new GoproxyError(err.failure.timeout ? 'upstream-timeout' : 'bad-upstream', `${what}: ${err.message}`);
+  }
+
+  private notHeld(path: string, version?: string): GoproxyError {
+    const what = version ? `${path}@${version}` : path;
+    if (this.owned.owns(path)) return new GoproxyError('not-found', `not found: ${what} has not been published to this registry`);
+    if (this.env.networkMode === 'offline') return new GoproxyError('not-found', `not found: ${what} is not cached (offline mode)`);
+    return new GoproxyError('not-found', `not found: ${what} is not in this registry and no upstream is configured`);
+  }
+
+  private infoBody(v: VersionRecord): string {
+    let body = this.infoBodies.get(v);
+    if (!body) {
+      body = JSON.stringify(v.time ? { Version: v.version, Time: rfc3339(v.time) } : { Version: v.version });
+      this.infoBodies.set(v, body);
+    }
+    return body;
+  }
+}
+
+function rfc3339(d: Date): string {
+  return d.toISOString().replace('.000Z', 'Z');
+}
+
+/** Relayed `.info`/`@latest` JSON must name a valid version; re-serialised to what we checked. */
+function checkInfoJson(data: Buffer, expect: string | null): string {
+  let info: { Version?: unknown; Time?: unknown };
+  try {
+    info = JSON.parse(data.toString('utf8'));
+  } catch {
+    throw new GoproxyError('bad-upstream', 'upstream sent invalid JSON for a version query');
+  }
+  if (typeof info.Version !== 'string' || !isCanonicalVersion(info.Version) || (expect && info.Version !== expect)) {
+    throw new GoproxyError('bad-upstream', 'upstream answered a version query without a canonical Version');
+  }
+  return JSON.stringify(typeof info.Time === 'string' ? { Version: info.Version, Time: info.Time } : { Version: info.Version });
+}

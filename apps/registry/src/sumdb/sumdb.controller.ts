@@ -1,0 +1,19 @@
+import { Controller, Get, Param, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { SumdbService } from './sumdb.service';
+
+/** /sumdb/<name>/supported, /lookup/…, /latest, /tile/… */
+@Controller('sumdb')
+export class SumdbController {
+  constructor(private readonly sumdb: SumdbService) {}
+
+  @Get(':name/*')
+  async relay(@Param('name') name: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    const prefix = `/sumdb/${name}/`;
+    const rest = req.url.split("?")[0].slice(prefix.length);
+    const a = await this.sumdb.handle(name, rest);
+    reply.status(a.status).header('content-type', a.contentType);
+    reply.header('cache-control', a.immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
+    await reply.send(req.method === 'HEAD' ? undefined : a.body);
+  }
+}

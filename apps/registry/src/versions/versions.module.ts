@@ -1,0 +1,34 @@
+import { Module, OnApplicationBootstrap, Inject } from '@nestjs/common';
+import { join } from 'node:path';
+import type { BlobStore } from '@modgate/storage';
+import { DataSource } from 'typeorm';
+import { ENV, Env } from '../config/env';
+import { BLOB_STORE } from '../core.module';
+import { LOGGER, AppLogger } from '../logging/logger';
+import { IngestService } from './ingest.service';
+import { ModuleVersionRepository } from './module-version.repository';
+import { VersionIndex } from './version-index';
+
+@Module({
+  providers: [
+    { provide: ModuleVersionRepository, inject: [DataSource], useFactory: (ds: DataSource) => new ModuleVersionRepository(ds) },
+    { provide: VersionIndex, inject: [ModuleVersionRepository], useFactory: (r: ModuleVersionRepository) => new VersionIndex(r) },
+    {
+      provide: IngestService,
+      inject: [ModuleVersionRepository, BLOB_STORE, VersionIndex, ENV],
+      useFactory: (r: ModuleVersionRepository, b: BlobStore, i: VersionIndex, env: Env) => new IngestService(r, b, i, join(env.dataDir, 'tmp')),
+    },
+  ],
+  exports: [ModuleVersionRepository, VersionIndex, IngestService],
+})
+export class VersionsModule implements OnApplicationBootstrap {
+  constructor(
+    private readonly index: VersionIndex,
+    @Inject(LOGGER) private readonly log: AppLogger,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const n = await this.index.warm();
+    this.log.info({ versions: n }, 'version index warmed');
+  }
+}

@@ -1,0 +1,5 @@
+// Every migration, in order. The server, `npm run migrate` and the tests all
+// use this list, so no glob decides what runs.
+import { CreateModuleVersions1764100000000 } from './1764100000000-CreateModuleVersions';
+
+export const MIGRATIONS = [CreateModuleVersions1764100000000];
