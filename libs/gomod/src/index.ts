@@ -5,3 +5,4 @@ export * from './semver';
 export * from './gomod-file';
 export * from './h1-hash';
 export * from './zip-check';
+export * from './zip-create';
