@@ -12,7 +12,7 @@ import { ModuleVersionRepository } from '../../apps/registry/src/versions/module
 import { VersionIndex } from '../../apps/registry/src/versions/version-index';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { gotool } from '../support/gotool';
-import { moduleFiles, tempDir, writeZip } from '../support/zips';
+import { moduleFiles, tempDir, writeZip, writeZipPatched } from '../support/zips';
 
 let db: TestDatabase;
 let ds: DataSource;
@@ -142,7 +142,15 @@ describe('ingest of bad input leaves nothing behind', () => {
     ['a zip whose go.mod differs from the .mod', () => input('example.com/a', 'v1.0.0', moduleFiles('example.com/a', 'v1.0.0'), 'module example.com/a\n\ngo 1.20\n')],
     ['a zip with a file outside the prefix', () => input('example.com/a', 'v1.0.0', { ...moduleFiles('example.com/a', 'v1.0.0'), 'evil.go': 'package x\n' })],
     ['a zip for another version', () => input('example.com/a', 'v1.0.1', moduleFiles('example.com/a', 'v1.0.0'), 'module example.com/a\n\ngo 1.19\n')],
-    ['a path-traversal entry', () => input('example.com/a', 'v1.0.0', { ...moduleFiles('example.com/a', 'v1.0.0'), 'example.com/a@v1.0.0/../x.go': 'x' })],
+    [
+      'a path-traversal entry',
+      async () => {
+        const i = await input('example.com/a', 'v1.0.0');
+        const file = join(root, 'traversal.zip');
+        await writeZipPatched(file, { ...moduleFiles('example.com/a', 'v1.0.0'), 'example.com/a@v1.0.0/@@/x.go': 'package x\n' }, '/@@/', '/../');
+        return { ...i, zip: createReadStream(file) };
+      },
+    ],
     [
       'a truncated zip',
       async () => {

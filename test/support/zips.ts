@@ -2,7 +2,7 @@
 // command's, and deliberately broken ones. Hashes are never hard-coded; the
 // tests ask gotool (the real golang.org/x/mod) for them.
 import { createWriteStream } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
@@ -20,6 +20,20 @@ export async function writeZip(file: string, files: Record<string, string | Buff
   const out = createWriteStream(file);
   zip.outputStream.pipe(out);
   await finished(out);
+  return file;
+}
+
+/**
+ * Like writeZip, then replaces `from` with `to` (same length) in the stored
+ * names: yazl refuses names such as `..`, which hostile zips contain.
+ */
+export async function writeZipPatched(file: string, files: Record<string, string | Buffer>, from: string, to: string): Promise<string> {
+  if (Buffer.byteLength(from) !== Buffer.byteLength(to)) throw new Error('patch must keep the length');
+  await writeZip(file, files);
+  const data = readFileSync(file);
+  const a = Buffer.from(from);
+  for (let i = data.indexOf(a); i >= 0; i = data.indexOf(a, i + a.length)) Buffer.from(to).copy(data, i);
+  writeFileSync(file, data);
   return file;
 }
 
