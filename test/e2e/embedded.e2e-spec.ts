@@ -5,11 +5,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { startRegistryProcess, waitFor200 } from '../support/registry-process';
+import { startRegistryProcess, waitFor200, type RegistryProcess } from '../support/registry-process';
 import { tempDir } from '../support/zips';
 
 const dataDir = tempDir('embedded');
-afterAll(() => rm(dataDir, { recursive: true, force: true }));
+const running: RegistryProcess[] = [];
+afterAll(async () => {
+  for (const p of running) await p.stop('SIGKILL');
+  await rm(dataDir, { recursive: true, force: true });
+});
 
 function embeddedClient(): Client {
   const { password } = JSON.parse(readFileSync(join(dataDir, 'pg-credentials.json'), 'utf8'));
@@ -22,6 +26,7 @@ it('npm start runs on the embedded database, stops cleanly and reuses its data',
   const env = { MODGATE_DATA_DIR: dataDir, MODGATE_LOG_LEVEL: 'info', MODGATE_UPSTREAMS: 'off' };
 
   const first = await startRegistryProcess({ env, via: 'npm', timeoutMs: 180000 });
+  running.push(first);
   const ready = await (await waitFor200(`${first.url}/readyz`)).json();
   expect(ready).toEqual({ status: 'ready', checks: { database: 'ok', storage: 'ok' } });
   expect(first.output()).toContain('go env -w GOPROXY=');
@@ -39,6 +44,7 @@ it('npm start runs on the embedded database, stops cleanly and reuses its data',
   expect(first.output()).toContain('"msg":"stopped"');
 
   const second = await startRegistryProcess({ env, via: 'npm', timeoutMs: 180000 });
+  running.push(second);
   await waitFor200(`${second.url}/readyz`);
   expect(second.output()).not.toContain('initialising embedded PostgreSQL');
   lastOutput = second.output();

@@ -54,8 +54,11 @@ export async function startRegistryProcess(opts: StartOptions): Promise<Registry
     output: () => out,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) {
-        if (opts.via === 'npm') process.kill(-child.pid!, signal);
-        else child.kill(signal);
+        // Under npm, signal the server itself (as a supervisor would); npm
+        // then exits with the server's status.
+        const pid = opts.via === 'npm' ? Number(/"pid":(\d+)[^\n]*"msg":"modgate started"/.exec(out)?.[1]) : child.pid!;
+        if (pid) process.kill(pid, signal);
+        else process.kill(-child.pid!, signal);
       }
       return exited;
     },

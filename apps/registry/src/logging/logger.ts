@@ -11,7 +11,7 @@ export function makeLogger(level: string, destination?: pino.DestinationStream):
   return pino(
     {
       level,
-      base: { service: 'modgate' },
+      base: { service: 'modgate', pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: {
         paths: ['req.headers.authorization', 'headers.authorization', '*.password', '*.token', '*.secret', 'password', 'token', 'secret'],
@@ -19,6 +19,6 @@ export function makeLogger(level: string, destination?: pino.DestinationStream):
       },
       serializers: { err: pino.stdSerializers.err },
     },
-    destination ?? pino.destination({ fd: 1, sync: false, minLength: 4096 }),
+    destination ?? pino.destination({ fd: 1, sync: false }),
   );
 }
