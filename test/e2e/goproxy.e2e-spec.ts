@@ -145,7 +145,7 @@ describe('with the upstream up (strict mode)', () => {
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/server response: not found: corp\.example\.com\/platform\/tools is a private module .*GONOSUMDB=corp\.example\.com/);
     // And an unpublished private version is a plain 404 from ModGate.
-    const missing = await go.run(['mod', 'download', `${PRIVATE}@v9.9.9`], { allowFail: true });
+    const missing = await go.run(['mod', 'download', `${PRIVATE}@v1.9.9`], { allowFail: true });
     expect(missing.stderr).toContain('has not been published to this registry');
 
     expect(upstream.requests.filter((q) => q.path.includes('corp.example.com'))).toEqual([]);
@@ -188,10 +188,10 @@ describe('with the upstream gone', () => {
       // A fresh module cache: everything comes from ModGate.
       const go = goEnv(server.url, { gosumdb: 'off' });
       const r = await go.run(['build', '-o', 'app', '.'], { cwd: app, allowFail: true });
-      expect(r.stderr).toBe('');
+      expect(r.stderr).not.toMatch(/server response|error|404|502/i);
       expect(r.code).toBe(0);
       const list = await go.run(['list', '-m', '-versions', STD.lib]);
-      expect(list.stdout.trim()).toBe(`${STD.lib} v1.1.0 v1.2.0`);
+      expect(list.stdout.trim()).toBe(`${STD.lib} v1.2.0 v1.3.0-rc.1`); // what was cached above
     } finally {
       await server.stop();
     }

@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { Readable, Transform, pipeline } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { escapePath, escapeVersion } from '@modgate/gomod';
 import { redact, type Upstream } from '../config/upstreams';
@@ -132,15 +132,22 @@ export class UpstreamClient {
     clearTimeout(timer);
     const len = res.headers.get('content-length');
     if (!res.body) return { status: res.status, body: null, size: len ? Number(len) : null };
-    const body = Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>);
+    const source = Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>);
+    // A watchdog stage re-arms the idle timer on every chunk. (A 'data'
+    // listener on the source would switch it to flowing mode and lose bytes.)
     const arm = () => {
       clearTimeout(timer);
       timer = setTimeout(() => body.destroy(new TimeoutError(`upstream ${where} stalled for ${ms} ms`)), ms);
     };
-    arm();
-    body.on('data', arm);
+    const body = new Transform({
+      transform(chunk, _enc, done) {
+        arm();
+        done(null, chunk);
+      },
+    });
     body.once('close', () => clearTimeout(timer));
-    body.once('error', () => clearTimeout(timer));
+    arm();
+    pipeline(source, body, () => clearTimeout(timer));
     return { status: res.status, body: wrapErrors(body, where), size: len ? Number(len) : null };
   }
 }
