@@ -1,5 +1,6 @@
 // Every migration, in order. The server, `npm run migrate` and the tests all
 // use this list, so no glob decides what runs.
 import { CreateModuleVersions1764100000000 } from './1764100000000-CreateModuleVersions';
+import { CreateIdentity1764200000000 } from './1764200000000-CreateIdentity';
 
-export const MIGRATIONS = [CreateModuleVersions1764100000000];
+export const MIGRATIONS = [CreateModuleVersions1764100000000, CreateIdentity1764200000000];
