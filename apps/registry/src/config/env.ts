@@ -43,6 +43,21 @@ export interface Env {
     readonly clientId?: string;
     readonly clientSecret?: string;
     readonly groupsClaim?: string;
+    /** `group=team:role,…` mappings applied at every login (in addition to those kept through the API). */
+    readonly groupMap: string;
+    readonly scopes: string;
+  };
+  readonly auth: {
+    /** HS256 secret for API session JWTs; absent = keys generated and kept in the database. */
+    readonly jwtSecret?: string;
+    readonly jwtTtlSeconds: number;
+    /** A token to register for the first admin instead of generating one. */
+    readonly bootstrapAdminToken?: string;
+    /** How long a verified token or principal may be reused without asking the database. */
+    readonly cacheSeconds: number;
+    /** Failed authentications per address or login before requests are refused. */
+    readonly maxFailures: number;
+    readonly lockoutSeconds: number;
   };
 }
 
@@ -97,6 +112,14 @@ const schema = z.object({
   MODGATE_OIDC_CLIENT_ID: z.string().min(1).optional(),
   MODGATE_OIDC_CLIENT_SECRET: z.string().min(1).optional(),
   MODGATE_OIDC_GROUPS_CLAIM: z.string().min(1).optional(),
+  MODGATE_OIDC_GROUP_MAP: z.string().default(''),
+  MODGATE_OIDC_SCOPES: z.string().min(1).default('openid profile email'),
+  MODGATE_JWT_SECRET: z.string().min(32, 'expected at least 32 characters').optional(),
+  MODGATE_JWT_TTL_SECONDS: int(60, 86400).default(900),
+  MODGATE_BOOTSTRAP_ADMIN_TOKEN: z.string().regex(/^mg_[A-Za-z0-9_]{20,200}$/, 'expected a token starting with mg_').optional(),
+  MODGATE_AUTH_CACHE_SECONDS: int(0, 30).default(2),
+  MODGATE_AUTH_MAX_FAILURES: int(1, 1000).default(10),
+  MODGATE_AUTH_LOCKOUT_SECONDS: int(1, 86400).default(300),
 });
 
 /** Parses and validates the environment; throws one ConfigError listing every problem. */
@@ -153,6 +176,16 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
       clientId: e.MODGATE_OIDC_CLIENT_ID,
       clientSecret: e.MODGATE_OIDC_CLIENT_SECRET,
       groupsClaim: e.MODGATE_OIDC_GROUPS_CLAIM,
+      groupMap: e.MODGATE_OIDC_GROUP_MAP,
+      scopes: e.MODGATE_OIDC_SCOPES,
+    }),
+    auth: Object.freeze({
+      jwtSecret: e.MODGATE_JWT_SECRET,
+      jwtTtlSeconds: e.MODGATE_JWT_TTL_SECONDS,
+      bootstrapAdminToken: e.MODGATE_BOOTSTRAP_ADMIN_TOKEN,
+      cacheSeconds: e.MODGATE_AUTH_CACHE_SECONDS,
+      maxFailures: e.MODGATE_AUTH_MAX_FAILURES,
+      lockoutSeconds: e.MODGATE_AUTH_LOCKOUT_SECONDS,
     }),
   });
 }
