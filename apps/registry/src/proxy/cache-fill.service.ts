@@ -49,7 +49,7 @@ export class CacheFillService {
     const started = Date.now();
     try {
       const info = await this.upstream.get(path, UpstreamClient.versionSuffix(version, 'info'));
-      const time = parseInfo(info.data, version);
+      const time = parseInfo(info.data, path, version);
       const mod = await this.upstream.get(path, UpstreamClient.versionSuffix(version, 'mod'), info.upstream);
       const zip = await this.upstream.open(path, UpstreamClient.versionSuffix(version, 'zip'), info.upstream);
       const { record } = await this.ingest.ingest({
@@ -72,14 +72,14 @@ export class CacheFillService {
 }
 
 /** `.info` must be JSON naming this exact version; Time is optional. */
-function parseInfo(data: Buffer, version: string): Date | null {
+function parseInfo(data: Buffer, path: string, version: string): Date | null {
   let info: { Version?: unknown; Time?: unknown };
   try {
     info = JSON.parse(data.toString('utf8'));
   } catch {
-    throw new GoproxyError('bad-upstream', `upstream sent an invalid .info for ${version}`);
+    throw new GoproxyError('bad-upstream', `upstream sent an invalid .info for ${path}@${version}; nothing was cached`);
   }
-  if (info.Version !== version) throw new GoproxyError('bad-upstream', `upstream .info names version ${String(info.Version)}, expected ${version}`);
+  if (info.Version !== version) throw new GoproxyError('bad-upstream', `upstream .info for ${path}@${version} names version ${String(info.Version)}; nothing was cached`);
   if (typeof info.Time !== 'string') return null;
   const t = new Date(info.Time);
   return Number.isNaN(t.getTime()) ? null : t;

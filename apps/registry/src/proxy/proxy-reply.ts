@@ -13,4 +13,4 @@ export interface ProxyReply {
 }
 
 export const TEXT = 'text/plain; charset=utf-8';
-export const JSON_TYPE = 'application/json';
+export const JSON_TYPE = 'application/json; charset=utf-8';

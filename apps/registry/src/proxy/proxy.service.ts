@@ -143,7 +143,7 @@ export class ProxyService {
     if (!(err instanceof UpstreamError)) throw err;
     if (err.failure.kind === 'not-found') {
       if (storeCanAnswer) return;
-      throw new GoproxyError('not-found', `not found: ${err.message}`);
+      throw new GoproxyError('not-found', /^not found/i.test(err.message) ? err.message : `not found: ${what}: ${err.message}`);
     }
     if (this.env.networkMode === 'fallback') {
       if (storeCanAnswer) return;
@@ -156,7 +156,8 @@ export class ProxyService {
     const what = version ? `${path}@${version}` : path;
     if (this.owned.owns(path)) return new GoproxyError('not-found', `not found: ${what} has not been published to this registry`);
     if (this.env.networkMode === 'offline') return new GoproxyError('not-found', `not found: ${what} is not cached (offline mode)`);
-    return new GoproxyError('not-found', `not found: ${what} is not in this registry and no upstream is configured`);
+    if (!this.upstream.configured) return new GoproxyError('not-found', `not found: ${what} is not in this registry and no upstream is configured`);
+    return new GoproxyError('not-found', `not found: ${what}: no versions upstream or in this registry`);
   }
 
   private infoBody(v: VersionRecord): string {

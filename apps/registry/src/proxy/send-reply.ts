@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GoproxyError } from '../common/goproxy-error';
 import type { ProxyReply } from './proxy-reply';
@@ -30,7 +31,8 @@ export async function sendProxyReply(req: FastifyRequest, reply: FastifyReply, a
     reply.header('content-range', `bytes ${range.start}-${range.end}/${a.size}`);
   }
   if (req.method === 'HEAD') {
-    await reply.send();
+    // An empty stream: Fastify would reset Content-Length to 0 for an empty body.
+    await reply.send(Readable.from([]));
     return;
   }
   metrics.bytesServed.inc({ kind: a.kind }, length);

@@ -10,7 +10,9 @@ export class SumdbController {
   @Get(':name/*')
   async relay(@Param('name') name: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const prefix = `/sumdb/${name}/`;
-    const rest = req.url.split("?")[0].slice(prefix.length);
+    // Some clients percent-encode the `!` of case-encoded paths; nothing else
+    // is legitimately escaped in the sumdb protocol (the service refuses it).
+    const rest = req.url.split('?')[0].slice(prefix.length).replace(/%21/gi, '!');
     const a = await this.sumdb.handle(name, rest);
     reply.status(a.status).header('content-type', a.contentType);
     reply.header('cache-control', a.immutable ? 'public, max-age=31536000, immutable' : 'no-cache');

@@ -18,6 +18,8 @@ export interface SumdbAnswer {
 const FULL_TILE = /^tile\/\d+\/(\d+|data)\/(x\d{3}\/)*\d{3}$/;
 const PARTIAL_TILE = /^tile\/\d+\/(\d+|data)\/(x\d{3}\/)*\d{3}\.p\/\d+$/;
 const TILE_LIMIT = 1 << 20;
+// lookup/<escaped module>@<escaped version>: one `@`, in the last element.
+const LOOKUP = /^lookup\/[^@]+@[^@/]+$/;
 
 /**
  * Relays the checksum databases named in MODGATE_SUMDBS under
@@ -36,8 +38,14 @@ export class SumdbService {
   async handle(name: string, rest: string): Promise<SumdbAnswer> {
     const base = this.env.sumdbs.get(name);
     if (!base) throw new GoproxyError('not-found', `not found: checksum database ${name} is not relayed by this registry`);
+    // Nothing but the sumdb protocol's own paths is relayed: a `..` or an
+    // escape could make the upstream URL point elsewhere (and past the
+    // private-path check below).
+    if (rest.split('/').some((seg) => seg === '..' || seg === '.' || seg === '') || /[%\\?#]/.test(rest)) {
+      throw new GoproxyError('not-found', `not found: /sumdb/${name}/${rest} is not a checksum database path`);
+    }
     if (rest === 'supported') return { status: 200, contentType: 'text/plain; charset=utf-8', body: Buffer.alloc(0), immutable: false };
-    if (rest.startsWith('lookup/')) {
+    if (LOOKUP.test(rest)) {
       this.refuseOwned(rest.slice('lookup/'.length));
       return this.relay(base, rest, false);
     }
