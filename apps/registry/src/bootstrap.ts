@@ -80,10 +80,8 @@ function installAccessLog(app: NestFastifyApplication, logger: AppLogger, metric
   });
   fastify.addHook('onResponse', (req, reply, done) => {
     const route = routeKind(req);
-    const seconds = reply.elapsedTime / 1000;
-    metrics.httpRequests.inc({ route, method: req.method, status: String(reply.statusCode) });
-    metrics.httpDuration.observe({ route }, seconds);
-    logger.info({ reqId: req.id, method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, route }, 'request');
+    metrics.observeRequest(route, req.method, reply.statusCode, reply.elapsedTime / 1000);
+    if (logger.isLevelEnabled('info')) logger.info({ reqId: req.id, method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, route }, 'request');
     done();
   });
 }

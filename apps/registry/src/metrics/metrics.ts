@@ -29,7 +29,22 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // Labelled children, kept: looking one up by a label object on every
+  // request costs more than the increment itself.
+  private readonly requestChildren = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>();
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'modgate_' });
+  }
+
+  observeRequest(route: string, method: string, status: number, seconds: number): void {
+    const key = `${route} ${method} ${status}`;
+    let c = this.requestChildren.get(key);
+    if (!c) {
+      c = { count: this.httpRequests.labels(route, method, String(status)), duration: this.httpDuration.labels(route) };
+      this.requestChildren.set(key, c);
+    }
+    c.count.inc();
+    c.duration.observe(seconds);
   }
 }
