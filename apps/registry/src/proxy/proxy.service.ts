@@ -21,7 +21,7 @@ import { latestOf, listable } from './version-choice';
  * through on, every upstream failure a 502/504 with a reason.
  */
 export class ProxyService {
-  private readonly infoBodies = new WeakMap<VersionRecord, string>();
+  private readonly infoBodies = new WeakMap<VersionRecord, Buffer>();
 
   constructor(
     private readonly env: Env,
@@ -38,7 +38,8 @@ export class ProxyService {
   async info(path: string, version: string): Promise<ProxyReply> {
     if (!isCanonicalVersion(version)) return this.revisionInfo(path, version);
     const v = await this.version(path, version);
-    return { kind: 'info', contentType: JSON_TYPE, body: this.infoBody(v), size: Buffer.byteLength(this.infoBody(v)), etag: `"${v.zipHash}.info"`, immutable: true };
+    const body = this.infoBody(v);
+    return { kind: 'info', contentType: JSON_TYPE, body, size: body.length, etag: `"${v.zipHash}.info"`, immutable: true };
   }
 
   async mod(path: string, version: string): Promise<ProxyReply> {
@@ -84,7 +85,7 @@ export class ProxyService {
     const best = latestOf(stored.map((v) => v.version));
     if (!best) throw this.notHeld(path);
     const body = this.infoBody(stored.find((v) => v.version === best)!);
-    return { kind: 'latest', contentType: JSON_TYPE, body, size: Buffer.byteLength(body), immutable: false };
+    return { kind: 'latest', contentType: JSON_TYPE, body, size: body.length, immutable: false };
   }
 
   /** A stored version, or one filled from upstream now; 404 when it cannot exist here. */
@@ -160,10 +161,11 @@ export class ProxyService {
     return new GoproxyError('not-found', `not found: ${what}: no versions upstream or in this registry`);
   }
 
-  private infoBody(v: VersionRecord): string {
+  /** The .info bytes of a stored version, made once (stored versions never change). */
+  private infoBody(v: VersionRecord): Buffer {
     let body = this.infoBodies.get(v);
     if (!body) {
-      body = JSON.stringify(v.time ? { Version: v.version, Time: rfc3339(v.time) } : { Version: v.version });
+      body = Buffer.from(JSON.stringify(v.time ? { Version: v.version, Time: rfc3339(v.time) } : { Version: v.version }));
       this.infoBodies.set(v, body);
     }
     return body;
