@@ -4,7 +4,7 @@
 const base = {
   preset: 'ts-jest',
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: 'tsconfig.json' }] },
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   moduleNameMapper: {
     '^@modgate/gomod$': '<rootDir>/libs/gomod/src',
     '^@modgate/storage$': '<rootDir>/libs/storage/src',
