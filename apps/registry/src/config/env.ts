@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseUpstreams, UpstreamList } from './upstreams';
@@ -15,6 +16,8 @@ export type NetworkMode = 'strict' | 'offline' | 'fallback';
 export interface Env {
   readonly port: number;
   readonly host: string;
+  /** HTTP worker processes sharing the port (node:cluster); 1 = no cluster. */
+  readonly workers: number;
   readonly dataDir: string;
   readonly databaseUrl: string | null;
   readonly embeddedPgPort: number | null;
@@ -80,6 +83,11 @@ const url = z.string().url('expected a URL');
 const schema = z.object({
   PORT: int(0, 65535).default(8080),
   HOST: z.string().min(1).default('0.0.0.0'),
+  MODGATE_WORKERS: z
+    .string()
+    .regex(/^(auto|[1-9]\d?)$/, 'expected auto or a number of processes (1-99)')
+    .default('1')
+    .transform((v) => (v === 'auto' ? Math.max(1, availableParallelism()) : Number(v))),
   MODGATE_DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: z
     .string()
@@ -148,6 +156,7 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
   return Object.freeze<Env>({
     port: e.PORT,
     host: e.HOST,
+    workers: e.MODGATE_WORKERS,
     dataDir,
     databaseUrl: e.DATABASE_URL ?? null,
     embeddedPgPort: e.MODGATE_EMBEDDED_PG_PORT ?? null,
