@@ -1,8 +1,12 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { GoproxyErrorFilter } from './common/goproxy-error.filter';
+import { AdminModule } from './admin/admin.module';
+import { AuthModule } from './auth/auth.module';
 import { CoreDeps, CoreModule } from './core.module';
 import { HealthModule } from './health/health.module';
+import { IdentityModule } from './identity/identity.module';
+import { OidcModule } from './oidc/oidc.module';
 import { ProxyModule } from './proxy/proxy.module';
 import { StartPageModule } from './start-page/start-page.module';
 import { VersionsModule } from './versions/versions.module';
@@ -13,7 +17,7 @@ export class AppModule {
     return {
       module: AppModule,
       // ProxyModule last: its catch-all GOPROXY route must not shadow the others.
-      imports: [CoreModule.forRoot(deps), VersionsModule, HealthModule, StartPageModule, ProxyModule],
+      imports: [CoreModule.forRoot(deps), IdentityModule, AuthModule, OidcModule, VersionsModule, HealthModule, StartPageModule, AdminModule, ProxyModule],
       providers: [{ provide: APP_FILTER, useClass: GoproxyErrorFilter }],
     };
   }

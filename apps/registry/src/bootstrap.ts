@@ -5,6 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createBlobStore } from '@modgate/storage';
 import type { FastifyRequest } from 'fastify';
+import { setupOpenApi } from './admin/openapi';
 import { AppModule } from './app.module';
 import type { Env } from './config/env';
 import { openDatabase } from './database/data-source';
@@ -48,6 +49,9 @@ export async function startRegistry(env: Env, logger: AppLogger): Promise<Runnin
       bufferLogs: false,
     });
     installAccessLog(app, logger, metrics);
+    // --- OpenAPI (admin API): /api/v1/openapi.json and the /api/v1/docs page; before listen ---
+    setupOpenApi(app);
+    // --- end OpenAPI ---
     await app.listen(env.port, env.host);
     const port = (app.getHttpServer().address() as { port: number }).port;
     const url = registryUrl(env, port);
@@ -81,9 +85,15 @@ function installAccessLog(app: NestFastifyApplication, logger: AppLogger, metric
   fastify.addHook('onResponse', (req, reply, done) => {
     const route = routeKind(req);
     metrics.observeRequest(route, req.method, reply.statusCode, reply.elapsedTime / 1000);
-    if (logger.isLevelEnabled('info')) logger.info({ reqId: req.id, method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, route }, 'request');
+    // Query strings never reach the log: OAuth callbacks carry codes there.
+    if (logger.isLevelEnabled('info')) logger.info({ reqId: req.id, method: req.method, url: pathOnly(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, route }, 'request');
     done();
   });
+}
+
+function pathOnly(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : `${url.slice(0, q)}?…`;
 }
 
 /** A small, fixed set of labels: never the module path itself. */

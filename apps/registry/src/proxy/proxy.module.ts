@@ -1,6 +1,7 @@
 import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import type { BlobStore } from '@modgate/storage';
 import { DataSource } from 'typeorm';
+import { AccessModule } from '../access/access.module';
 import { ENV, Env } from '../config/env';
 import { BLOB_STORE } from '../core.module';
 import { LOGGER, AppLogger } from '../logging/logger';
@@ -23,7 +24,8 @@ import { VersionLock } from './version-lock';
 const MAX_CONCURRENT_FILLS = 16;
 
 @Module({
-  imports: [VersionsModule],
+  // AuthenticationService comes from the global AuthModule.
+  imports: [VersionsModule, AccessModule],
   // SumdbController first: its /sumdb/... routes are more specific than the catch-all.
   controllers: [SumdbController, ProxyController],
   providers: [

@@ -1,14 +1,27 @@
 import { Controller, Get, Param, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AccessService } from '../access/access.service';
+import { AuthenticationService } from '../auth/authentication.service';
 import { SumdbService } from './sumdb.service';
 
-/** /sumdb/<name>/supported, /lookup/…, /latest, /tile/… */
+/**
+ * /sumdb/<name>/supported, /lookup/…, /latest, /tile/…: public data, but the
+ * registry is not an open relay: a signed-in caller (or anyone with
+ * MODGATE_ANONYMOUS_READ). Lookups of private paths are answered by the
+ * service itself and never forwarded.
+ */
 @Controller('sumdb')
 export class SumdbController {
-  constructor(private readonly sumdb: SumdbService) {}
+  constructor(
+    private readonly sumdb: SumdbService,
+    private readonly auth: AuthenticationService,
+    private readonly access: AccessService,
+  ) {}
 
   @Get(':name/*')
   async relay(@Param('name') name: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    const who = await this.auth.authenticate(req);
+    this.access.requirePublicRead(who, `sumdb/${name}`, req.host);
     const prefix = `/sumdb/${name}/`;
     // Some clients percent-encode the `!` of case-encoded paths; nothing else
     // is legitimately escaped in the sumdb protocol (the service refuses it).

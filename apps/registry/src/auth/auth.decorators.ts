@@ -1,0 +1,33 @@
+import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { ANONYMOUS, type GlobalRole, type Principal, type Scope } from './principal';
+
+export const IS_PUBLIC = 'modgate:auth:public';
+export const REQUIRED_ROLES = 'modgate:auth:roles';
+export const REQUIRED_SCOPES = 'modgate:auth:scopes';
+
+/** The route answers without credentials (credentials, if sent and valid, still identify the caller). */
+export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(IS_PUBLIC, true);
+
+/** One of these global roles is needed; admin always passes. */
+export const RequireRole = (...roles: GlobalRole[]): MethodDecorator & ClassDecorator => SetMetadata(REQUIRED_ROLES, roles);
+
+/** The credential must carry one of these scopes (JWT sessions carry all). */
+export const RequireScope = (...scopes: Scope[]): MethodDecorator & ClassDecorator => SetMetadata(REQUIRED_SCOPES, scopes);
+
+// Keyed by the request object, so nothing is added to Fastify's request type.
+const principals = new WeakMap<object, Principal>();
+
+export function setRequestPrincipal(req: FastifyRequest, p: Principal): void {
+  principals.set(req, p);
+}
+
+/** The principal ApiAuthGuard attached (ANONYMOUS outside /api or before the guard ran). */
+export function requestPrincipal(req: FastifyRequest): Principal {
+  return principals.get(req) ?? ANONYMOUS;
+}
+
+/** Controller parameter: the caller, as established by ApiAuthGuard. */
+export const CurrentPrincipal: () => ParameterDecorator = createParamDecorator((_data: unknown, ctx: ExecutionContext): Principal =>
+  requestPrincipal(ctx.switchToHttp().getRequest<FastifyRequest>()),
+);
