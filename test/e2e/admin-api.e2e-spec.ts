@@ -3,6 +3,7 @@
 // members (maintainers in a session), OIDC group mappings, access rules and
 // explain, tokens (revocation and disabling bite at once on a GOPROXY route),
 // validation errors, pagination, and the OpenAPI document and page.
+import { writeFileSync } from 'node:fs';
 import jwt from 'jsonwebtoken';
 import { JWT_AUDIENCE, JWT_ISSUER } from '../../apps/registry/src/auth/jwt.strategy';
 import { createBackends, startModgate, type Modgate, type SharedBackends } from '../support/modgate';
@@ -83,6 +84,8 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  // The server's log, for a failure here: MODGATE_E2E_LOG=/tmp/admin-api.log npx jest …
+  if (process.env.MODGATE_E2E_LOG && modgate) writeFileSync(process.env.MODGATE_E2E_LOG, modgate.output());
   await modgate?.stop();
   await backends?.cleanup();
 });

@@ -27,7 +27,7 @@ it('npm start runs on the embedded database, stops cleanly and reuses its data',
 
   const first = await startRegistryProcess({ env, via: 'npm', timeoutMs: 180000 });
   running.push(first);
-  const ready = await (await waitFor200(`${first.url}/readyz`)).json();
+  const ready = JSON.parse((await waitFor200(`${first.url}/readyz`)).text);
   expect(ready).toEqual({ status: 'ready', checks: { database: 'ok', storage: 'ok' } });
   expect(first.output()).toContain('go env -w GOPROXY=');
   expect(existsSync(join(dataDir, 'pg', 'data', 'PG_VERSION'))).toBe(true);

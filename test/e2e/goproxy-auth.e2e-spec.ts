@@ -8,6 +8,7 @@ import { startUpstream, type Upstream } from '../support/upstream-server';
 import { makeGoEnv, type GoEnv } from '../support/go-env';
 import { makeTestCA, type TestCA } from '../support/tls';
 import { seedVersions } from '../support/seed';
+import { httpCall } from '../support/http';
 
 const ADMIN_TOKEN = 'mg_bootstrapadmin_' + 'Q'.repeat(40);
 const LEDGER = 'corp.example.com/payments/ledger';
@@ -23,13 +24,13 @@ const goEnvs: GoEnv[] = [];
 const secrets: string[] = [ADMIN_TOKEN];
 
 async function api<T = Record<string, unknown>>(method: string, path: string, body?: unknown, token = ADMIN_TOKEN): Promise<{ status: number; json: T }> {
-  const r = await fetch(`${modgate.url}/api/v1${path}`, {
+  const r = await httpCall(`${modgate.url}/api/v1${path}`, {
     method,
     headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
     body: body ? JSON.stringify(body) : undefined,
+    caFile: ca.caFile,
   });
-  const text = await r.text();
-  return { status: r.status, json: (text ? JSON.parse(text) : {}) as T };
+  return { status: r.status, json: (r.text ? JSON.parse(r.text) : {}) as T };
 }
 
 async function ok<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T> {

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { createBackends, startModgate, type Modgate, type SharedBackends } from '../support/modgate';
+import { adminBasicAuth, createBackends, startModgate, type Modgate, type SharedBackends } from '../support/modgate';
 import { buildModuleTree, findVersion, STD, standardUpstreamSpecs, type ModuleTree } from '../support/module-tree';
 import { startSumdb, type Sumdb } from '../support/sumdb-server';
 import { startUpstream, type Fault, type Upstream } from '../support/upstream-server';
@@ -31,11 +31,11 @@ interface RawReply {
   text: string;
 }
 
-/** Sends `path` verbatim (no URL normalisation) to a server. */
+/** Sends `path` verbatim (no URL normalisation) to a server, as the test admin unless told otherwise. */
 function raw(path: string, opts: { method?: string; headers?: Record<string, string>; base?: string } = {}): Promise<RawReply> {
   const u = new URL(opts.base ?? modgate.url);
   return new Promise((ok, fail) => {
-    const req = httpRequest({ host: u.hostname, port: u.port, path, method: opts.method ?? 'GET', headers: opts.headers }, (res) => {
+    const req = httpRequest({ host: u.hostname, port: u.port, path, method: opts.method ?? 'GET', headers: { authorization: adminBasicAuth(), ...opts.headers } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', fail);

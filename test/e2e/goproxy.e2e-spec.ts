@@ -2,7 +2,8 @@
 // module graph built by golang.org/x/mod, a local checksum database relayed
 // by ModGate, private modules that never leave it, then the upstream gone and
 // the build served from the cache in offline and fallback modes.
-import { createBackends, startModgate, type Modgate, type SharedBackends } from '../support/modgate';
+import { adminNetrc, createBackends, startModgate, type Modgate, type SharedBackends } from '../support/modgate';
+import { makeTestCA, type TestCA } from '../support/tls';
 import { buildModuleTree, findVersion, gosumLines, STD, standardUpstreamSpecs, type ModuleTree } from '../support/module-tree';
 import { startUpstream, type Upstream } from '../support/upstream-server';
 import { startSumdb, type Sumdb } from '../support/sumdb-server';
@@ -17,10 +18,13 @@ let upstream: Upstream;
 let sumdb: Sumdb;
 let backends: SharedBackends;
 let modgate: Modgate;
+let ca: TestCA;
 const goEnvs: GoEnv[] = [];
 
+// Private modules need credentials, which the go command sends only over
+// https: ModGate serves TLS with a throwaway CA, the admin token is in .netrc.
 function goEnv(proxy: string, extra: Partial<Parameters<typeof makeGoEnv>[0]> = {}): GoEnv {
-  const env = makeGoEnv({ goproxy: proxy, gosumdb: sumdb.vkey, gonosumdb: 'corp.example.com', ...extra });
+  const env = makeGoEnv({ goproxy: proxy, gosumdb: sumdb.vkey, gonosumdb: 'corp.example.com', netrc: adminNetrc(proxy), sslCertFile: ca.caFile, ...extra });
   goEnvs.push(env);
   return env;
 }
@@ -43,7 +47,10 @@ func main() {
 `,
 };
 
+const tls = () => ({ MODGATE_TLS_CERT: ca.certFile, MODGATE_TLS_KEY: ca.keyFile });
+
 beforeAll(async () => {
+  ca = makeTestCA(['127.0.0.1', 'localhost']);
   tree = await buildModuleTree(standardUpstreamSpecs());
   privateTree = await buildModuleTree([
     {
@@ -65,6 +72,7 @@ beforeAll(async () => {
     MODGATE_SUMDBS: `${sumdb.name}=${sumdb.url}`,
     MODGATE_PRIVATE: 'corp.example.com',
     MODGATE_NETWORK_MODE: 'strict',
+    ...tls(),
   });
 }, 180000);
 
@@ -76,6 +84,7 @@ afterAll(async () => {
   await backends?.cleanup();
   tree?.cleanup();
   privateTree?.cleanup();
+  ca?.cleanup();
 });
 
 describe('with the upstream up (strict mode)', () => {
@@ -183,6 +192,7 @@ describe('with the upstream gone', () => {
       MODGATE_PRIVATE: 'corp.example.com',
       MODGATE_NETWORK_MODE: mode,
       MODGATE_UPSTREAM_TIMEOUT_MS: '2000',
+      ...tls(),
     });
     try {
       // A fresh module cache: everything comes from ModGate.
@@ -204,6 +214,7 @@ describe('with the upstream gone', () => {
       MODGATE_NETWORK_MODE: 'strict',
       MODGATE_UPSTREAM_TIMEOUT_MS: '2000',
       MODGATE_UPSTREAM_RETRIES: '0',
+      ...tls(),
     });
     try {
       const go = goEnv(server.url, { gosumdb: 'off' });

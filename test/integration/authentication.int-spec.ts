@@ -248,6 +248,10 @@ describe('session JWTs', () => {
     expect((await rejection(a.auth.authenticate(req(`Bearer ${expired}`)))).message).toMatch(/session has expired/);
     const noAlg = jwt.sign({}, '', { ...claims, algorithm: 'none', keyid: key.kid, expiresIn: 60 });
     await rejection(a.auth.authenticate(req(`Bearer ${noAlg}`)));
+    const noSubject = jwt.sign({}, key.secret, { issuer: 'modgate', audience: 'modgate-api', algorithm: 'HS256', keyid: key.kid, expiresIn: 60 });
+    await rejection(a.auth.authenticate(req(`Bearer ${noSubject}`)));
+    const ghost = jwt.sign({}, key.secret, { ...claims, subject: '00000000-0000-0000-0000-000000000000', keyid: key.kid, expiresIn: 60 });
+    await rejection(a.auth.authenticate(req(`Bearer ${ghost}`)));
 
     const good = await a.sessions.issue(u.id);
     await a.auth.authenticate(req(`Bearer ${good.accessToken}`));

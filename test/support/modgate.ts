@@ -69,6 +69,23 @@ export async function createBackends(label: string): Promise<SharedBackends> {
   };
 }
 
+/**
+ * The admin token every test ModGate registers at its first start
+ * (MODGATE_BOOTSTRAP_ADMIN_TOKEN), so tests can call the admin API and
+ * authenticate GOPROXY requests. Made up here, never printed by the server.
+ */
+export const TEST_ADMIN_TOKEN = 'mg_testadmin_' + 'T3st'.repeat(10);
+
+/** `Authorization` value for the test admin (Basic, as the go command sends it). */
+export function adminBasicAuth(): string {
+  return `Basic ${Buffer.from(`admin:${TEST_ADMIN_TOKEN}`).toString('base64')}`;
+}
+
+/** A .netrc line for the test admin on the given ModGate URL. */
+export function adminNetrc(url: string): string {
+  return `machine ${new URL(url).hostname} login admin password ${TEST_ADMIN_TOKEN}\n`;
+}
+
 export interface Modgate extends RegistryProcess {
   readonly backends: SharedBackends;
 }
@@ -83,9 +100,18 @@ export async function startModgate(backends: SharedBackends, env: Record<string,
       MODGATE_LOG_LEVEL: 'info',
       MODGATE_UPSTREAMS: 'off',
       MODGATE_SUMDBS: 'off',
+      MODGATE_BOOTSTRAP_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+      // Public modules readable without credentials, as plain-http tests need
+      // (the go command sends credentials only over https).
+      MODGATE_ANONYMOUS_READ: 'true',
       ...env,
     },
   });
-  await waitFor200(`${proc.url}/readyz`);
+  try {
+    await waitFor200(`${proc.url}/readyz`);
+  } catch (err) {
+    await proc.stop('SIGKILL'); // never leave a server behind a failed start
+    throw err;
+  }
   return Object.assign(proc, { backends });
 }

@@ -2,6 +2,7 @@
 // waits until it answers; collects its output for assertions.
 import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { httpCall, type HttpReply } from './http';
 
 export const REPO_ROOT = join(__dirname, '..', '..');
 export const SERVER_MAIN = join(REPO_ROOT, 'dist', 'apps', 'registry', 'src', 'main.js');
@@ -65,15 +66,15 @@ export async function startRegistryProcess(opts: StartOptions): Promise<Registry
   };
 }
 
-/** Polls a URL until it answers 200. */
-export async function waitFor200(url: string, timeoutMs = 60000): Promise<Response> {
+/** Polls a URL until it answers 200 (https: any certificate; this only probes readiness). */
+export async function waitFor200(url: string, timeoutMs = 60000): Promise<HttpReply> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
     try {
-      const r = await fetch(url);
+      const r = await httpCall(url, { insecure: true });
       if (r.status === 200) return r;
-      last = `${r.status} ${await r.text()}`;
+      last = `${r.status} ${r.text}`;
     } catch (err) {
       last = String(err);
     }

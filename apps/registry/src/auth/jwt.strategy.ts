@@ -1,6 +1,8 @@
 import { PassportStrategy } from '@nestjs/passport';
 import jwt from 'jsonwebtoken';
 import { ExtractJwt, Strategy } from 'passport-jwt';
+import { GoproxyError } from '../common/goproxy-error';
+import { credentialMessage } from './auth-messages';
 import type { Principal } from './principal';
 import type { SigningKeyStore } from './signing-key-store';
 import type { UserPrincipals } from './user-principals';
@@ -45,7 +47,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   }
 
   async validate(payload: { sub?: unknown }): Promise<Principal> {
-    if (typeof payload.sub !== 'string') throw new UnknownSigningKey();
+    if (typeof payload.sub !== 'string') throw new GoproxyError('unauthorized', credentialMessage('session-invalid'));
     return this.principals.forUser(payload.sub, 'jwt');
   }
 }
