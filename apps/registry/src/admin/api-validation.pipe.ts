@@ -20,7 +20,6 @@ export function apiValidationPipe(): ValidationPipe {
     transform: true,
     // Query strings only ever hold strings; DTOs say the type with @Type().
     transformOptions: { enableImplicitConversion: false },
-    stopAtFirstError: false,
     exceptionFactory: (errors) => new GoproxyError('bad-request', describeValidationErrors(errors)),
   });
 }
