@@ -1,51 +1,15 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Inject } from '@nestjs/common';
+import { ArgumentsHost, Catch, ExceptionFilter, Inject } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { GoModError } from '@modgate/gomod';
 import { LOGGER, type AppLogger } from '../logging/logger';
-import { GoproxyError, oneLine } from './goproxy-error';
+import { writeErrorReply } from './error-reply';
 
-/**
- * The one error filter. GOPROXY routes (everything outside /api) answer with
- * one text/plain line; /api routes get JSON with a stable code.
- */
+/** The one error filter for Nest routes; see writeErrorReply. */
 @Catch()
 export class GoproxyErrorFilter implements ExceptionFilter {
   constructor(@Inject(LOGGER) private readonly log: AppLogger) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
-    const req = ctx.getRequest<FastifyRequest>();
-    const reply = ctx.getResponse<FastifyReply>();
-    const err = this.toGoproxyError(exception, req);
-    if (reply.sent || reply.raw.headersSent) {
-      // The body was already streaming: all we can do is cut the connection
-      // so the client sees a failure instead of a short, "complete" file.
-      reply.raw.destroy();
-      return;
-    }
-    for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
-    reply.header('cache-control', 'no-store');
-    if (req.url.startsWith('/api/')) {
-      void reply.status(err.status).type('application/json').send({ code: err.kind, message: oneLine(err.message) });
-    } else {
-      const body = req.method === 'HEAD' ? '' : `${oneLine(err.message)}\n`;
-      void reply.status(err.status).type('text/plain; charset=utf-8').send(body);
-    }
-  }
-
-  private toGoproxyError(exception: unknown, req: FastifyRequest): GoproxyError {
-    if (exception instanceof GoproxyError) {
-      if (exception.status >= 500) this.log.warn({ reqId: req.id, kind: exception.kind, err: exception.message }, 'request failed');
-      return exception;
-    }
-    if (exception instanceof GoModError) return new GoproxyError('not-found', exception.message);
-    if (exception instanceof HttpException) {
-      const status = exception.getStatus();
-      if (status === 404) return new GoproxyError('not-found', 'not found');
-      if (status === 405) return new GoproxyError('bad-request', 'method not allowed');
-      if (status < 500) return new GoproxyError('bad-request', exception.message);
-    }
-    this.log.error({ reqId: req.id, err: exception }, 'unexpected error');
-    return new GoproxyError('internal', `internal error (request id ${req.id}); the registry log has the details`);
+    writeErrorReply(exception, ctx.getRequest<FastifyRequest>(), ctx.getResponse<FastifyReply>(), this.log);
   }
 }

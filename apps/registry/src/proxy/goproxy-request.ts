@@ -48,3 +48,23 @@ function decode(fn: () => string): string {
     throw err;
   }
 }
+
+/**
+ * Parsed URLs of recent requests: builds ask for the same few thousand
+ * paths over and over, and decoding plus validating a module path costs
+ * more than answering a cached .info. Bounded; errors are not kept.
+ */
+export class ParsedUrls {
+  private readonly entries = new Map<string, GoproxyRequest>();
+
+  constructor(private readonly capacity = 50_000) {}
+
+  parse(rawUrl: string): GoproxyRequest {
+    const hit = this.entries.get(rawUrl);
+    if (hit) return hit;
+    const parsed = parseGoproxyUrl(rawUrl);
+    if (this.entries.size >= this.capacity) this.entries.clear();
+    this.entries.set(rawUrl, parsed);
+    return parsed;
+  }
+}

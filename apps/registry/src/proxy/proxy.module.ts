@@ -27,8 +27,9 @@ const MAX_CONCURRENT_FILLS = 16;
   // AuthenticationService comes from the global AuthModule.
   imports: [VersionsModule, AccessModule],
   // SumdbController first: its /sumdb/... routes are more specific than the catch-all.
-  controllers: [SumdbController, ProxyController],
+  controllers: [SumdbController],
   providers: [
+    ProxyController,
     { provide: ProxyMetrics, inject: [Metrics], useFactory: (m: Metrics) => new ProxyMetrics(m) },
     { provide: OwnedPaths, inject: [ENV], useFactory: (env: Env) => new OwnedPaths(env.privatePatterns) },
     {
