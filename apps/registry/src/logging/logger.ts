@@ -14,7 +14,10 @@ export function makeLogger(level: string, destination?: pino.DestinationStream):
       base: { service: 'modgate', pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: {
-        paths: ['req.headers.authorization', 'headers.authorization', '*.password', '*.token', '*.secret', 'password', 'token', 'secret'],
+        // Exact paths only: wildcard paths make every log call walk the
+        // object (a third of an access-log line's cost). Code never logs
+        // credentials; these catch a mistake at the usual places.
+        paths: ['req.headers.authorization', 'headers.authorization', 'authorization', 'password', 'token', 'secret', 'err.config.headers.authorization'],
         censor: '[redacted]',
       },
       serializers: { err: pino.stdSerializers.err },

@@ -92,7 +92,7 @@ export class ProxyService {
   private async version(path: string, version: string): Promise<VersionRecord> {
     const hot = this.index.peek(path, version);
     if (hot) {
-      this.metrics.cache.inc({ result: 'hit' });
+      this.metrics.cacheHit();
       return hot;
     }
     try {
@@ -103,10 +103,10 @@ export class ProxyService {
     }
     const stored = await this.index.find(path, version);
     if (stored) {
-      this.metrics.cache.inc({ result: 'hit' });
+      this.metrics.cacheHit();
       return stored;
     }
-    this.metrics.cache.inc({ result: 'miss' });
+    this.metrics.cacheMiss();
     if (!this.mayAskUpstream(path)) throw this.notHeld(path, version);
     try {
       return await this.fill.fill(path, version);

@@ -35,7 +35,7 @@ export async function sendProxyReply(req: FastifyRequest, reply: FastifyReply, a
     await reply.send(Readable.from([]));
     return;
   }
-  metrics.bytesServed.inc({ kind: a.kind }, length);
+  metrics.served(a.kind, length);
   if (typeof a.body === 'function') {
     const stream = await a.body(range ?? undefined);
     // Stop reading the blob when the client leaves.
