@@ -38,7 +38,6 @@ export async function startRegistry(env: Env, logger: AppLogger): Promise<Runnin
       https: env.tls ? { cert: readFileSync(env.tls.cert), key: readFileSync(env.tls.key) } : null,
       requestIdHeader: 'x-request-id',
       genReqId: () => randomUUID(),
-      disableRequestLogging: true,
       // Module paths can be long; versions contain '+'. Keep the router strict otherwise.
       routerOptions: { maxParamLength: 1024 },
       return503OnClosing: true,

@@ -20,11 +20,11 @@ export interface WorkerReady {
 export async function runPrimary(env: Env, log: AppLogger): Promise<void> {
   const embedded = env.databaseUrl ? null : await startEmbeddedPostgres(env.dataDir, log, env.embeddedPgPort);
   const databaseUrl = env.databaseUrl ?? embedded!.url;
-  const ds = await openDatabase(databaseUrl, 1); // migrations, once
+  const ds = await openDatabase(databaseUrl, 2); // migrations, once (a lock connection + one)
   await ds.destroy();
 
   let stopping = false;
-  const workerEnv = { ...process.env, MODGATE_CLUSTER_WORKER: '1', DATABASE_URL: databaseUrl };
+  const workerEnv = { ...process.env, DATABASE_URL: databaseUrl };
   const fork = () =>
     new Promise<WorkerReady>((resolve, reject) => {
       const w = cluster.fork(workerEnv);
@@ -40,7 +40,7 @@ export async function runPrimary(env: Env, log: AppLogger): Promise<void> {
   for (let i = 1; i < env.workers; i++) await fork();
   // The workers' banner: where they listen and how to point Go at it.
   process.stdout.write(`${first.banner}\n`);
-  log.info({ url: first.url, workers: env.workers }, 'modgate started');
+  log.info({ url: first.url, workers: env.workers, embedded: embedded !== null, storage: env.storage.split(':')[0] }, 'modgate started');
 
   cluster.on('exit', (w, code, signal) => {
     if (stopping) return;

@@ -1,3 +1,5 @@
+import cluster from 'node:cluster';
+import { runPrimary, type WorkerReady } from './cluster';
 import { ConfigError, loadEnv } from './config/env';
 import { makeLogger } from './logging/logger';
 import { startRegistry } from './bootstrap';
@@ -16,6 +18,10 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = makeLogger(env.logLevel);
+  if (env.workers > 1 && cluster.isPrimary) {
+    await runPrimary(env, log); // forks the workers, which run the rest of main()
+    return;
+  }
   const registry = await startRegistry(env, log);
 
   const banner = [
@@ -27,8 +33,14 @@ async function main(): Promise<void> {
     ...registry.app.get(BootstrapAdmin).takeBannerLines(registry.url).map((l) => `  ${l}`),
     '',
   ].join('\n');
-  process.stdout.write(`${banner}\n`);
-  log.info({ url: registry.url, embedded: registry.embedded, storage: env.storage.split(':')[0] }, 'modgate started');
+  if (cluster.isWorker) {
+    // The primary prints the first worker's banner once, for all of them.
+    const ready: WorkerReady = { type: 'modgate-ready', url: registry.url, banner };
+    process.send!(ready);
+  } else {
+    process.stdout.write(`${banner}\n`);
+    log.info({ url: registry.url, embedded: registry.embedded, storage: env.storage.split(':')[0] }, 'modgate started');
+  }
 
   let stopping = false;
   const stop = (signal: string) => {
