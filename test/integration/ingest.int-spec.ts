@@ -1,7 +1,7 @@
 // The ingest service against real PostgreSQL and a real filesystem blob
 // store: a valid version lands exactly once; every kind of bad input and a
 // storage or database failure in the middle leave no blob, no row, no temp file.
-import { createReadStream, readdirSync, readFileSync } from 'node:fs';
+import { createReadStream, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GoModError } from '@modgate/gomod';
@@ -72,7 +72,7 @@ describe('ingest of a valid version', () => {
     const files = moduleFiles(path, 'v1.2.3');
     const zipFile = await writeZip(join(root, 'good.zip'), files);
     const modFile = join(root, 'good.mod');
-    require('node:fs').writeFileSync(modFile, files[`${path}@v1.2.3/go.mod`]);
+    writeFileSync(modFile, files[`${path}@v1.2.3/go.mod`]);
 
     const { record, created } = await ingest.ingest({ ...(await input(path, 'v1.2.3', files)), zip: createReadStream(zipFile) });
 

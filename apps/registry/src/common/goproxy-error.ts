@@ -39,7 +39,6 @@ export class GoproxyError extends Error {
 
 /** Makes a message safe for the go command: one printable line, bounded. */
 export function oneLine(message: string): string {
-  // eslint-disable-next-line no-control-regex
   const clean = message.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
   return clean.length > 600 ? `${clean.slice(0, 597)}...` : clean;
 }

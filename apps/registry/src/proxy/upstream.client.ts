@@ -195,6 +195,5 @@ async function readLimited(body: Readable, limit: number, where: string): Promis
 }
 
 function firstLine(text: string): string {
-  // eslint-disable-next-line no-control-regex
   return (text.split('\n').find((l) => l.trim() !== '') ?? '').replace(/[\u0000-\u001f\u007f]/g, ' ').trim().slice(0, 300);
 }
