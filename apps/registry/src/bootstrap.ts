@@ -37,6 +37,7 @@ export async function startRegistry(env: Env, logger: AppLogger): Promise<Runnin
     const adapter = new FastifyAdapter({
       https: env.tls ? { cert: readFileSync(env.tls.cert), key: readFileSync(env.tls.key) } : null,
       requestIdHeader: 'x-request-id',
+      trustProxy: env.trustProxy,
       genReqId: () => randomUUID(),
       // Module paths can be long; versions contain '+'. Keep the router strict otherwise.
       routerOptions: { maxParamLength: 1024 },

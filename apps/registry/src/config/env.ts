@@ -38,6 +38,8 @@ export interface Env {
   readonly upstreamRetries: number;
   readonly tls: { readonly cert: string; readonly key: string } | null;
   readonly publicUrl: string | null;
+  /** Fastify trustProxy: whose X-Forwarded-For to believe for client addresses (throttling, token last-use). */
+  readonly trustProxy: boolean | number | string;
   readonly logLevel: string;
   readonly shutdownTimeoutMs: number;
   readonly anonymousRead: boolean;
@@ -113,6 +115,11 @@ const schema = z.object({
   MODGATE_TLS_CERT: z.string().min(1).optional(),
   MODGATE_TLS_KEY: z.string().min(1).optional(),
   MODGATE_PUBLIC_URL: url.optional(),
+  MODGATE_TRUST_PROXY: z
+    .string()
+    .regex(/^(true|false|\d{1,2}|[0-9a-fA-F.:/,\s]+)$/, 'expected true, false, a hop count or comma-separated addresses/CIDRs')
+    .default('false')
+    .transform((v) => (v === 'true' ? true : v === 'false' ? false : /^\d{1,2}$/.test(v) ? Number(v) : v)),
   MODGATE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MODGATE_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10000),
   MODGATE_ANONYMOUS_READ: bool.default(false),
@@ -177,6 +184,7 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
     upstreamRetries: e.MODGATE_UPSTREAM_RETRIES,
     tls: e.MODGATE_TLS_CERT && e.MODGATE_TLS_KEY ? Object.freeze({ cert: e.MODGATE_TLS_CERT, key: e.MODGATE_TLS_KEY }) : null,
     publicUrl: e.MODGATE_PUBLIC_URL?.replace(/\/+$/, '') ?? null,
+    trustProxy: e.MODGATE_TRUST_PROXY,
     logLevel: e.MODGATE_LOG_LEVEL,
     shutdownTimeoutMs: e.MODGATE_SHUTDOWN_TIMEOUT_MS,
     anonymousRead: e.MODGATE_ANONYMOUS_READ,
