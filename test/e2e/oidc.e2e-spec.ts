@@ -4,10 +4,10 @@
 // the real `modgate login` CLI, which writes the token into a .netrc.
 import { ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
+import { freeLoopbackPort } from '../../apps/registry/src/database/embedded-postgres';
 import { createBackends, startModgate, type Modgate, type SharedBackends } from '../support/modgate';
 import { approveDevice, browserSignIn, completeInteraction, pageText, parseForms, startOidcProvider, TestBrowser, type OidcProvider } from '../support/oidc';
 import { REPO_ROOT } from '../support/registry-process';
@@ -24,17 +24,6 @@ let ds: DataSource;
 let tmp: string;
 /** Every credential and authorization code the tests saw: none may show up in ModGate's log. */
 const secrets: Array<[what: string, value: string]> = [];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function teamIds(): Promise<Record<string, string>> {
   const rows: Array<{ id: string; name: string }> = await ds.query('SELECT id, name FROM teams');
@@ -82,7 +71,7 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'modgate-oidc-'));
   // The redirect URI is registered at the provider before ModGate starts, so
   // ModGate's port is chosen first and its public URL is fixed.
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   url = `http://127.0.0.1:${port}`;
   provider = await startOidcProvider({ redirectUri: `${url}/auth/callback` });
   backends = await createBackends('oidc');
@@ -142,6 +131,11 @@ describe('browser sign-in (authorization code + PKCE)', () => {
     expect(user).toEqual({ login: 'alice', oidc_issuer: provider.issuer, oidc_subject: 'alice', email: 'alice@corp.example', display_name: 'Alice Example' });
     // "platform" has no mapping: no team.
     expect(await memberships('alice')).toEqual(['payments:publisher:oidc']);
+
+    // The cookie is the browser's API session.
+    const apiSession = await fetch(`${url}/api/v1/auth/session`, { headers: { cookie: `modgate_session=${jwt}` } });
+    expect(apiSession.status).toBe(200);
+    expect(await apiSession.json()).toMatchObject({ login: 'alice', role: 'user', kind: 'user', via: 'cookie', teams: [{ name: 'payments', role: 'publisher' }] });
   });
 
   it('refuses a callback replayed, or opened in a browser that did not start the sign-in', async () => {
@@ -289,7 +283,7 @@ describe('logs', () => {
 
 describe('an identity provider that is down at first', () => {
   it('answers 503 and discovers it on a later sign-in', async () => {
-    const idpPort = await freePort();
+    const idpPort = await freeLoopbackPort();
     const late = await startModgate(backends, {
       MODGATE_OIDC_ISSUER: `http://127.0.0.1:${idpPort}`,
       MODGATE_OIDC_CLIENT_ID: 'modgate',

@@ -1,11 +1,12 @@
 import { BASIC_CHALLENGE, noCredentialsMessage } from '../auth/auth-messages';
 import type { Permission, Principal } from '../auth/principal';
 import { GoproxyError } from '../common/goproxy-error';
+import type { PgListener } from '../database/pg-listener';
 import type { AppLogger } from '../logging/logger';
 import type { OwnedPaths } from '../proxy/owned-paths';
 import { AccessRuleRepository, DuplicateRule, UnknownTeam } from './access-rule.repository';
 import { patternProblem, type Rule } from './rule';
-import { RuleChangeFeed } from './rule-change-feed';
+import { ruleChangeFeed } from './rule-change-feed';
 import { decide, explain, PERMISSIONS, verb, type AccessContext, type Decision, type Explanation } from './rule-engine';
 import { RuleSet } from './rule-set';
 
@@ -44,7 +45,7 @@ const MEMO_LIMIT = 20_000;
 export class AccessService {
   private rules = new RuleSet([]);
   private readonly ownedMemo = new Map<string, boolean>();
-  private readonly feed: RuleChangeFeed | null;
+  private readonly feed: PgListener | null;
   private readonly timers: NodeJS.Timeout[] = [];
   private queued: Promise<void> | null = null;
   private tail: Promise<void> = Promise.resolve();
@@ -55,9 +56,7 @@ export class AccessService {
     private readonly opts: AccessOptions,
     private readonly log: AppLogger,
   ) {
-    this.feed = opts.databaseUrl
-      ? new RuleChangeFeed(opts.databaseUrl, { changed: () => void this.refresh().catch(() => undefined), listening: () => void this.refresh().catch(() => undefined) }, log)
-      : null;
+    this.feed = opts.databaseUrl ? ruleChangeFeed(opts.databaseUrl, () => void this.refresh().catch(() => undefined), log) : null;
   }
 
   /**

@@ -102,7 +102,8 @@ async function loadOrCreateCredentials(file: string): Promise<Credentials> {
   return creds;
 }
 
-function freeLoopbackPort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 right now (the kernel's pick; another process may take it before it is used). */
+export function freeLoopbackPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);

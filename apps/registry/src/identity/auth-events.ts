@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { Client, type ClientConfig, type Notification } from 'pg';
+import type { ClientConfig } from 'pg';
 import { DataSource } from 'typeorm';
 import type { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
+import { PgListener } from '../database/pg-listener';
 import { LOGGER, type AppLogger } from '../logging/logger';
 
 /**
@@ -17,19 +18,15 @@ export const AUTH_CHANNEL = 'modgate_auth';
 /**
  * Revocation that is effective at once everywhere: a change is applied to
  * this process's caches synchronously, then sent to every other instance
- * with pg_notify on the shared database. The LISTEN side runs on a pg
- * connection of its own (a pooled one could be handed to a query and miss
- * notifications), reconnecting with backoff when it drops.
+ * with pg_notify on the shared database. The LISTEN side is a PgListener (a
+ * pg connection of its own, reconnecting with backoff when it drops); when
+ * it drops and again once it is back, every cache is told to drop everything.
  */
 @Injectable()
 export class AuthEvents implements OnModuleInit, OnModuleDestroy {
   private readonly origin = randomUUID();
   private readonly listeners = new Set<(e: AuthEvent) => void>();
-  private client: Client | null = null;
-  private stopped = false;
-  private retryMs = 250;
-  private retryTimer: NodeJS.Timeout | null = null;
-  private connected = false;
+  private listener: PgListener | null = null;
 
   constructor(
     private readonly ds: DataSource,
@@ -38,7 +35,7 @@ export class AuthEvents implements OnModuleInit, OnModuleDestroy {
 
   /** True while notifications from other instances arrive; caches must not be trusted otherwise. */
   get listening(): boolean {
-    return this.connected;
+    return this.listener?.isListening ?? false;
   }
 
   subscribe(fn: (e: AuthEvent) => void): () => void {
@@ -58,71 +55,37 @@ export class AuthEvents implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleInit(): Promise<void> {
-    await this.connect();
+    this.listener = new PgListener(
+      {
+        connection: { ...connectionConfig(this.ds), application_name: 'modgate-auth-listen' },
+        channel: AUTH_CHANNEL,
+        maxRetryMs: 10_000,
+        retryMessage: 'auth listener cannot connect; retrying',
+      },
+      {
+        message: (payload) => this.onNotification(payload),
+        // Anything could have changed while nobody listened.
+        listening: (again) => {
+          if (again) this.deliver({ kind: 'all' });
+        },
+        lost: (err) => {
+          if (err) this.log.warn({ err: err.message }, 'auth listener connection failed');
+          this.deliver({ kind: 'all' });
+        },
+      },
+      this.log,
+    );
+    await this.listener.start();
   }
 
   async onModuleDestroy(): Promise<void> {
-    this.stopped = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    const c = this.client;
-    this.client = null;
-    this.connected = false;
-    await c?.end().catch(() => undefined);
+    await this.listener?.stop();
   }
 
-  private async connect(): Promise<void> {
-    if (this.stopped) return;
-    const c = new Client({ ...connectionConfig(this.ds), application_name: 'modgate-auth-listen' });
-    c.on('notification', (n) => this.onNotification(n));
-    c.on('error', (err) => {
-      this.log.warn({ err: err.message }, 'auth listener connection failed');
-      this.lost(c);
-    });
-    c.on('end', () => this.lost(c));
+  private onNotification(payload: string | undefined): void {
+    if (!payload) return;
     try {
-      await c.connect();
-      await c.query(`LISTEN ${AUTH_CHANNEL}`);
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'auth listener cannot connect; retrying');
-      await c.end().catch(() => undefined);
-      this.scheduleReconnect();
-      return;
-    }
-    if (this.stopped) {
-      await c.end().catch(() => undefined);
-      return;
-    }
-    const wasDown = this.client !== null || this.retryMs > 250;
-    this.client = c;
-    this.connected = true;
-    this.retryMs = 250;
-    // Anything could have changed while nobody listened.
-    if (wasDown) this.deliver({ kind: 'all' });
-  }
-
-  private lost(c: Client): void {
-    if (this.client !== c) return;
-    this.connected = false;
-    this.deliver({ kind: 'all' });
-    void c.end().catch(() => undefined);
-    this.scheduleReconnect();
-  }
-
-  private scheduleReconnect(): void {
-    if (this.stopped || this.retryTimer) return;
-    const wait = this.retryMs;
-    this.retryMs = Math.min(this.retryMs * 2, 10_000);
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      void this.connect();
-    }, wait);
-    this.retryTimer.unref();
-  }
-
-  private onNotification(n: Notification): void {
-    if (n.channel !== AUTH_CHANNEL || !n.payload) return;
-    try {
-      const msg = JSON.parse(n.payload) as { o: string; e: AuthEvent };
+      const msg = JSON.parse(payload) as { o: string; e: AuthEvent };
       if (msg.o !== this.origin) this.deliver(msg.e);
     } catch {
       this.deliver({ kind: 'all' });

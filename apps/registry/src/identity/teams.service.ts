@@ -10,21 +10,11 @@ import { isUniqueViolation, isUuid } from './pg-errors';
 import { TeamsRepository, type MemberRecord, type TeamRecord } from './teams.repository';
 import { UsersRepository } from './users.repository';
 
-export interface TeamView {
-  id: string;
-  name: string;
-  description: string;
-  createdAt: Date;
-  memberCount: number;
-}
+/** A team as shown: the whole record (toTeamView copies it field by field, so a new field is shown only on purpose). */
+export type TeamView = TeamRecord;
 
-export interface MemberView {
-  userId: string;
-  login: string;
-  role: TeamRole;
-  source: 'manual' | 'oidc';
-  createdAt: Date;
-}
+/** A membership as shown: the whole record (copied field by field by toMemberView). */
+export type MemberView = MemberRecord;
 
 const TEAM_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 

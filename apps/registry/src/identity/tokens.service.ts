@@ -10,20 +10,10 @@ import { newToken, tokenPrefix } from './token-secret';
 import { TokensRepository, type TokenRecord } from './tokens.repository';
 import { UsersRepository, type UserRecord } from './users.repository';
 
-export interface TokenView {
-  id: string;
-  name: string;
-  ownerId: string;
-  ownerLogin: string;
+/** A token as shown: the record with its public id given as the prefix a user recognises. */
+export interface TokenView extends Omit<TokenRecord, 'publicId'> {
   /** The non-secret public part, e.g. mg_ab12cd34ef56. */
   prefix: string;
-  scopes: Scope[];
-  teamIds: string[] | null;
-  expiresAt: Date | null;
-  revokedAt: Date | null;
-  lastUsedAt: Date | null;
-  lastUsedIp: string | null;
-  createdAt: Date;
 }
 
 export interface NewTokenInput {

@@ -10,17 +10,8 @@ import { UsersRepository, type UserRecord } from './users.repository';
 
 export type { Page, Paged } from './paging';
 
-export interface UserView {
-  id: string;
-  login: string;
-  kind: 'user' | 'service';
-  displayName: string | null;
-  email: string | null;
-  role: GlobalRole;
-  disabled: boolean;
-  createdAt: Date;
-  lastLoginAt: Date | null;
-}
+/** A user as shown: the record without the identity-provider link. */
+export type UserView = Omit<UserRecord, 'oidcIssuer' | 'oidcSubject'>;
 
 const ROLES: readonly GlobalRole[] = ['admin', 'auditor', 'user'];
 
