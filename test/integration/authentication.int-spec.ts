@@ -261,6 +261,71 @@ describe('session JWTs', () => {
   });
 });
 
+describe('exchanged sessions (claims tid, scp, teams)', () => {
+  const sign = (payload: object, subject: string) => {
+    const key = a.app.get(SigningKeyStore).signingKey();
+    return jwt.sign(payload, key.secret, { subject, issuer: 'modgate', audience: 'modgate-api', algorithm: 'HS256', keyid: key.kid, expiresIn: 60 });
+  };
+
+  it('holds a session to its token: scopes, teams, revocation, and across instances', async () => {
+    const { user, tokenId } = await person('mona', ['read', 'publish']);
+    const team = await a.teams.create({ name: 'mona-team' }, admin);
+    await a.teams.setMember(team.id, user.id, 'reader', admin);
+    const { view } = await a.tokens.create(user.id, { name: 'team', scopes: ['read'], teamIds: [team.id] }, admin);
+    const s = await a.sessions.issue(user.id, { token: { id: view.id, scopes: ['read'], teamIds: [team.id] } });
+    const p = await a.auth.authenticate(req(`Bearer ${s.accessToken}`, { url: '/api/v1/me' }));
+    expect(p).toMatchObject({ userId: user.id, via: 'jwt', tokenId: view.id });
+    expect([...p.scopes]).toEqual(['read']);
+    expect([...p.teamRestriction!]).toEqual([team.id]);
+
+    // Another token's session stops only with that token, here and on B.
+    const other = await a.sessions.issue(user.id, { token: { id: tokenId, scopes: ['read', 'publish'], teamIds: null } });
+    await b.auth.authenticate(req(`Bearer ${other.accessToken}`));
+    await a.tokens.revoke(view.id, admin);
+    expect((await rejection(a.auth.authenticate(req(`Bearer ${s.accessToken}`)))).message).toMatch(/made from the token mg_\w+, which is revoked/);
+    expect((await a.auth.authenticate(req(`Bearer ${other.accessToken}`))).tokenId).toBe(tokenId);
+    await a.tokens.revoke(tokenId, admin);
+    await eventually(() => b.auth.authenticate(req(`Bearer ${other.accessToken}`)).then(() => false, () => true));
+  });
+
+  it('never outlives the credential it came from', async () => {
+    const u = await a.users.createLocal({ login: 'nils' }, admin);
+    const s = await a.sessions.issue(u.id, { notAfter: new Date(Date.now() + 30_500) });
+    expect(s.expiresIn).toBe(30);
+    await rejection(a.sessions.issue(u.id, { notAfter: new Date(Date.now() + 200) }));
+  });
+
+  it('refuses malformed claims and a token of someone else, and narrows by scp without a token', async () => {
+    const { user } = await person('olga', ['read']);
+    const { tokenId: theirs } = await person('pete', ['read']);
+    for (const bad of [{ scp: ['read', 'root'] }, { scp: 'read' }, { teams: ['not-a-uuid'] }, { tid: 'x' }, { tid: theirs }]) {
+      expect((await rejection(a.auth.authenticate(req(`Bearer ${sign(bad, user.id)}`)))).message).toMatch(/session token is not valid/);
+    }
+    const p = await a.auth.authenticate(req(`Bearer ${sign({ scp: ['read'] }, user.id)}`));
+    expect(p).toMatchObject({ via: 'jwt', tokenId: null, teamRestriction: null });
+    expect([...p.scopes]).toEqual(['read']);
+  });
+
+  it('reads the session cookie on /api only, and on unsafe methods only with the CSRF header', async () => {
+    const u = await a.users.createLocal({ login: 'quinn' }, admin);
+    const { accessToken } = await a.sessions.issue(u.id);
+    const withCookie = (method: string, url: string, extra: Record<string, string> = {}) =>
+      ({ method, url, ip: `127.1.${ipSeq >> 8}.${ipSeq++ & 255}`, headers: { host: 'modgate.test', cookie: `modgate_session=${accessToken}`, ...extra } }) as unknown as FastifyRequest;
+    const got = await a.auth.identify(withCookie('GET', '/api/v1/me'));
+    expect(got.principal.login).toBe('quinn');
+    expect(got.credential.via).toBe('cookie');
+    expect(got.credential.expiresAt!.getTime()).toBe(jwt.decode(accessToken, { json: true })!.exp! * 1000);
+    expect((await a.auth.identify(withCookie('POST', '/api/v1/teams'))).principal.via).toBe('anonymous');
+    expect((await a.auth.identify(withCookie('POST', '/api/v1/teams', { 'x-modgate-csrf': '1' }))).principal.login).toBe('quinn');
+    expect((await a.auth.identify(withCookie('GET', '/corp.example/x/@v/list'))).principal.via).toBe('anonymous');
+    // An expired cookie says where to sign in again.
+    const key = a.app.get(SigningKeyStore).signingKey();
+    const stale = jwt.sign({ exp: Math.floor(Date.now() / 1000) - 5 }, key.secret, { subject: u.id, issuer: 'modgate', audience: 'modgate-api', algorithm: 'HS256', keyid: key.kid });
+    const expired = withCookie('GET', '/api/v1/me', { cookie: `modgate_session=${stale}` });
+    expect((await rejection(a.auth.identify(expired))).message).toMatch(/browser session has expired; sign in again at \/auth\/login/);
+  });
+});
+
 describe('across instances (LISTEN/NOTIFY)', () => {
   it('a revoke or disable in A is refused by B within a second, although B caches for 30 s', async () => {
     const { user, token, tokenId } = await person('ivan');

@@ -2,7 +2,7 @@ import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/commo
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { GoproxyError } from '../common/goproxy-error';
-import { IS_PUBLIC, REQUIRED_ROLES, REQUIRED_SCOPES, setRequestPrincipal } from './auth.decorators';
+import { IS_PUBLIC, REQUIRED_ROLES, REQUIRED_SCOPES, setRequestCredential, setRequestPrincipal } from './auth.decorators';
 import { isApiRequest, noCredentials } from './auth-messages';
 import { AuthenticationService } from './authentication.service';
 import { ANONYMOUS, type GlobalRole, type Scope } from './principal';
@@ -10,7 +10,9 @@ import { ANONYMOUS, type GlobalRole, type Scope } from './principal';
 /**
  * Registered as APP_GUARD, acting only on /api routes: there it denies by
  * default (credentials needed unless @Public()) and applies @RequireRole and
- * @RequireScope. GOPROXY routes authenticate in the proxy controller, where
+ * @RequireScope. Credentials: the Authorization header, else the browser
+ * session cookie (GET/HEAD, or with X-ModGate-CSRF: 1; see credentials.ts).
+ * GOPROXY routes authenticate in the proxy controller, where
  * the access layer decides whether anonymous reads are allowed; /healthz,
  * /readyz, /metrics, the start page and /auth/* are not the guard's business.
  */
@@ -29,7 +31,9 @@ export class ApiAuthGuard implements CanActivate {
 
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets)) {
       try {
-        setRequestPrincipal(req, await this.auth.authenticate(req));
+        const { principal, credential } = await this.auth.identify(req);
+        setRequestPrincipal(req, principal);
+        setRequestCredential(req, credential);
       } catch (err) {
         // A public route works without identity; only throttling still applies.
         if (err instanceof GoproxyError && err.kind === 'too-many-requests') throw err;
@@ -38,7 +42,7 @@ export class ApiAuthGuard implements CanActivate {
       return true;
     }
 
-    const who = await this.auth.authenticate(req);
+    const { principal: who, credential } = await this.auth.identify(req);
     if (who.via === 'anonymous') throw noCredentials(req);
 
     const roles = this.reflector.getAllAndOverride<GlobalRole[] | undefined>(REQUIRED_ROLES, targets);
@@ -50,6 +54,7 @@ export class ApiAuthGuard implements CanActivate {
       throw new GoproxyError('forbidden', `this needs a token with the scope ${scopes.join(' or ')}; the one in use has ${[...who.scopes].join(', ')}`);
     }
     setRequestPrincipal(req, who);
+    setRequestCredential(req, credential);
     return true;
   }
 }

@@ -9,7 +9,19 @@ export const BASIC_CHALLENGE = 'Basic realm="modgate"';
 export const BEARER_CHALLENGE = 'Bearer realm="modgate"';
 export const CREATE_TOKEN_HINT = 'create a token with "modgate login" or POST /api/v1/tokens';
 
-export type CredentialProblem = 'unknown' | 'revoked' | 'expired' | 'login-mismatch' | 'disabled' | 'malformed' | 'basic-on-api' | 'session-expired' | 'session-invalid';
+export type CredentialProblem =
+  | 'unknown'
+  | 'revoked'
+  | 'expired'
+  | 'login-mismatch'
+  | 'disabled'
+  | 'malformed'
+  | 'basic-on-api'
+  | 'session-expired'
+  | 'session-invalid'
+  | 'session-token-revoked'
+  | 'cookie-expired'
+  | 'cookie-invalid';
 
 /** GOPROXY request without credentials where the access layer wants some. */
 export function noCredentialsMessage(host: string): string {
@@ -45,6 +57,12 @@ export function credentialMessage(problem: CredentialProblem, who: { login?: str
       return 'unauthorized: the session has expired; sign in again ("modgate login")';
     case 'session-invalid':
       return 'unauthorized: the session token is not valid; sign in again ("modgate login")';
+    case 'session-token-revoked':
+      return `unauthorized: the session was made from ${token}${forLogin}, which is revoked or expired; get a new session from a valid token (POST /api/v1/auth/token)`;
+    case 'cookie-expired':
+      return 'unauthorized: the browser session has expired; sign in again at /auth/login';
+    case 'cookie-invalid':
+      return 'unauthorized: the browser session is not valid; sign in again at /auth/login';
     case 'unknown':
     default:
       return `unauthorized: ${token}${forLogin} is unknown, revoked or expired, or the login does not match; ${CREATE_TOKEN_HINT}`;

@@ -1,5 +1,6 @@
 import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
+import type { CredentialInfo } from './authentication.service';
 import { ANONYMOUS, type GlobalRole, type Principal, type Scope } from './principal';
 
 export const IS_PUBLIC = 'modgate:auth:public';
@@ -17,6 +18,8 @@ export const RequireScope = (...scopes: Scope[]): MethodDecorator & ClassDecorat
 
 // Keyed by the request object, so nothing is added to Fastify's request type.
 const principals = new WeakMap<object, Principal>();
+const credentials = new WeakMap<object, CredentialInfo>();
+const NO_CREDENTIAL: CredentialInfo = Object.freeze({ via: 'anonymous', expiresAt: null });
 
 export function setRequestPrincipal(req: FastifyRequest, p: Principal): void {
   principals.set(req, p);
@@ -30,4 +33,18 @@ export function requestPrincipal(req: FastifyRequest): Principal {
 /** Controller parameter: the caller, as established by ApiAuthGuard. */
 export const CurrentPrincipal: () => ParameterDecorator = createParamDecorator((_data: unknown, ctx: ExecutionContext): Principal =>
   requestPrincipal(ctx.switchToHttp().getRequest<FastifyRequest>()),
+);
+
+export function setRequestCredential(req: FastifyRequest, c: CredentialInfo): void {
+  credentials.set(req, c);
+}
+
+/** How the caller authenticated (cookie, JWT or token) and until when; as ApiAuthGuard found it. */
+export function requestCredential(req: FastifyRequest): CredentialInfo {
+  return credentials.get(req) ?? NO_CREDENTIAL;
+}
+
+/** Controller parameter: the credential behind CurrentPrincipal. */
+export const CurrentCredential: () => ParameterDecorator = createParamDecorator((_data: unknown, ctx: ExecutionContext): CredentialInfo =>
+  requestCredential(ctx.switchToHttp().getRequest<FastifyRequest>()),
 );

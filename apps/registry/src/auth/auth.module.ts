@@ -11,6 +11,7 @@ import { ApiAuthGuard } from './api-auth.guard';
 import { AuthThrottle } from './auth-throttle';
 import { AuthenticationService } from './authentication.service';
 import { JwtStrategy } from './jwt.strategy';
+import { SessionController } from './session.controller';
 import { SessionTokensService } from './session-tokens.service';
 import { SigningKeyStore } from './signing-key-store';
 import { SigningKeysRepository } from './signing-keys.repository';
@@ -19,13 +20,15 @@ import { UserPrincipals } from './user-principals';
 
 /**
  * Authentication for every route: AuthenticationService (GOPROXY and API),
- * session JWTs, and the /api guard. Global, so the proxy controller and the
+ * session JWTs, the /api guard, and the caller's own session routes
+ * (/api/v1/auth/session, /token, /logout). Global, so the proxy controller and the
  * admin controllers inject AuthenticationService / SessionTokensService
  * without importing this module.
  */
 @Global()
 @Module({
   imports: [IdentityModule],
+  controllers: [SessionController],
   providers: [
     UserPrincipals,
     { provide: AuthThrottle, inject: [ENV], useFactory: (env: Env) => new AuthThrottle({ maxFailures: env.auth.maxFailures, lockoutSeconds: env.auth.lockoutSeconds }) },
@@ -36,7 +39,7 @@ import { UserPrincipals } from './user-principals';
       inject: [SigningKeysRepository, ENV, AuthEvents],
       useFactory: (r: SigningKeysRepository, env: Env, events: AuthEvents) => new SigningKeyStore(r, env, events),
     },
-    { provide: JwtStrategy, inject: [SigningKeyStore, UserPrincipals], useFactory: (k: SigningKeyStore, p: UserPrincipals) => new JwtStrategy(k, p) },
+    { provide: JwtStrategy, inject: [SigningKeyStore], useFactory: (k: SigningKeyStore) => new JwtStrategy(k) },
     {
       provide: AuthenticationService,
       inject: [TokensRepository, UserPrincipals, JwtStrategy, AuthThrottle, TokenUsage, AuthEvents, ENV],

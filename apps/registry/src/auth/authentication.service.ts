@@ -10,11 +10,11 @@ import type { TokenForAuth, TokensRepository } from '../identity/tokens.reposito
 import { credentialMessage, isApiRequest, unauthorized, type CredentialProblem } from './auth-messages';
 import type { AuthThrottle } from './auth-throttle';
 import { CredentialCache } from './credential-cache';
-import { looksLikeJwt, parseAuthorization } from './credentials';
-import type { JwtStrategy } from './jwt.strategy';
+import { looksLikeJwt, parseAuthorization, sessionCookie, type Credentials } from './credentials';
+import type { JwtStrategy, SessionClaims } from './jwt.strategy';
 import { ANONYMOUS, type Principal, type Scope } from './principal';
 import type { TokenUsage } from './token-usage';
-import type { UserPrincipals } from './user-principals';
+import { narrowPrincipal, type UserPrincipals } from './user-principals';
 
 /** A token row as authentication keeps it: the DB facts plus the principal they make (null if unusable). */
 interface TokenEntry {
@@ -24,10 +24,32 @@ interface TokenEntry {
 
 /** A credential check that failed for a reason the holder should read. */
 class Rejected extends Error {
-  constructor(problem: CredentialProblem, who: { login?: string | null; prefix?: string | null } = {}, message?: string) {
+  constructor(
+    readonly problem: CredentialProblem,
+    who: { login?: string | null; prefix?: string | null } = {},
+    message?: string,
+  ) {
     super(message ?? credentialMessage(problem, who));
   }
 }
+
+/** How a request authenticated, beyond the Principal: what GET /api/v1/auth/session reports and POST /api/v1/auth/token must not exceed. */
+export interface CredentialInfo {
+  /** 'cookie': the browser session cookie; 'jwt': a session JWT in the Authorization header. */
+  readonly via: 'cookie' | 'jwt' | 'token' | 'anonymous';
+  /** When the credential stops working by itself (null: never, or anonymous). */
+  readonly expiresAt: Date | null;
+}
+
+export interface Identified {
+  readonly principal: Principal;
+  readonly credential: CredentialInfo;
+}
+
+const ANONYMOUS_IDENTITY: Identified = Object.freeze({ principal: ANONYMOUS, credential: Object.freeze({ via: 'anonymous', expiresAt: null }) });
+
+/** Token id → public id: fixed for a token's life, so kept without expiry (bounded). */
+const MAX_TOKEN_IDS = 10_000;
 
 /**
  * Who is asking, for GOPROXY and API requests alike. A warm request with a
@@ -39,6 +61,7 @@ export class AuthenticationService {
   private readonly tokens: CredentialCache<TokenEntry | null>;
   /** A private passport instance: the global one is shared by every app in the process (tests run two). */
   private readonly passport = new passport.Passport();
+  private readonly publicIds = new Map<string, string>();
 
   constructor(
     private readonly repo: TokensRepository,
@@ -64,34 +87,57 @@ export class AuthenticationService {
    * many failures → 429 with Retry-After.
    */
   async authenticate(req: FastifyRequest): Promise<Principal> {
-    const cred = parseAuthorization(req.headers.authorization);
-    if (cred.kind === 'none') return ANONYMOUS;
+    return (await this.identify(req)).principal;
+  }
+
+  /**
+   * authenticate() with how the caller authenticated. The Authorization
+   * header wins; without one, /api requests may use the browser session
+   * cookie (see sessionCookie() for when it counts).
+   */
+  async identify(req: FastifyRequest): Promise<Identified> {
+    const header = parseAuthorization(req.headers.authorization);
+    const cookie = header.kind === 'none' ? sessionCookie(req) : null;
+    if (header.kind === 'none' && cookie === null) return ANONYMOUS_IDENTITY;
     const api = isApiRequest(req);
     const ip = req.ip ?? 'unknown';
-    const login = cred.kind === 'basic' ? cred.login : null;
+    const login = header.kind === 'basic' ? header.login : null;
     this.throttle.check(ip, login);
     try {
-      let principal: Principal;
-      if (cred.kind === 'malformed') throw new Rejected('malformed');
-      if (cred.kind === 'basic') {
-        if (api) throw new Rejected('basic-on-api');
-        principal = await this.byToken(cred.password, cred.login, ip);
-      } else if (cred.value.startsWith('mg_')) {
-        principal = await this.byToken(cred.value, null, ip);
-      } else if (looksLikeJwt(cred.value)) {
-        principal = await this.bySession(cred.value);
-      } else {
-        throw new Rejected('malformed');
-      }
+      const id = await this.check(cookie ?? header, api, ip);
       this.throttle.succeeded(login);
-      return principal;
+      return id;
     } catch (err) {
       if (!(err instanceof Rejected)) throw err;
-      // The same credentials from the same address: Go's automatic repeat is one failure.
-      const fingerprint = createHash('sha256').update(`${ip}\n${String(req.headers.authorization)}`).digest('base64');
-      const delay = this.throttle.failed(ip, login, fingerprint);
-      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+      // A browser left open past its session is no guess at a credential:
+      // it must not lock out its address (often a whole office behind NAT).
+      if (err.problem !== 'cookie-expired') {
+        // The same credentials from the same address: Go's automatic repeat is one failure.
+        const presented = cookie !== null ? `cookie ${cookie}` : String(req.headers.authorization);
+        const fingerprint = createHash('sha256').update(`${ip}\n${presented}`).digest('base64');
+        const delay = this.throttle.failed(ip, login, fingerprint);
+        if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+      }
       throw unauthorized(err.message, api);
+    }
+  }
+
+  /** One presented credential: the Authorization header's, or (a string) the session cookie's value. */
+  private async check(cred: Credentials | string, api: boolean, ip: string): Promise<Identified> {
+    if (typeof cred === 'string') {
+      if (!looksLikeJwt(cred)) throw new Rejected('cookie-invalid');
+      return this.bySession(cred, 'cookie');
+    }
+    switch (cred.kind) {
+      case 'basic':
+        if (api) throw new Rejected('basic-on-api');
+        return this.byToken(cred.password, cred.login, ip);
+      case 'bearer':
+        if (cred.value.startsWith('mg_')) return this.byToken(cred.value, null, ip);
+        if (looksLikeJwt(cred.value)) return this.bySession(cred.value, 'jwt');
+        throw new Rejected('malformed');
+      default:
+        throw new Rejected('malformed');
     }
   }
 
@@ -99,7 +145,7 @@ export class AuthenticationService {
     return this.principals.forUser(userId, via, token);
   }
 
-  private async byToken(value: string, login: string | null, ip: string): Promise<Principal> {
+  private async byToken(value: string, login: string | null, ip: string): Promise<Identified> {
     const parsed = parseToken(value);
     if (!parsed) throw new Rejected(login ? 'unknown' : 'malformed', { login });
     const prefix = tokenPrefix(parsed.publicId);
@@ -112,7 +158,7 @@ export class AuthenticationService {
     if (a.ownerDisabled || !entry.principal) throw new Rejected('disabled', { login: a.ownerLogin, prefix });
     if (login !== null && login !== a.ownerLogin) throw new Rejected('login-mismatch', { login, prefix });
     this.usage.record(a.id, ip);
-    return entry.principal;
+    return { principal: entry.principal, credential: { via: 'token', expiresAt: a.expiresAt } };
   }
 
   private async loadToken(publicId: string): Promise<TokenEntry | null> {
@@ -128,23 +174,66 @@ export class AuthenticationService {
     }
   }
 
+  /** A verified session JWT → the principal its claims allow, checked against the user (and token) as they are now. */
+  private async bySession(raw: string, via: 'cookie' | 'jwt'): Promise<Identified> {
+    const claims = await this.verifySession(raw, via);
+    let principal: Principal;
+    try {
+      principal = claims.tid ? await this.byTokenSession(claims) : await this.principals.forUser(claims.sub, 'jwt');
+    } catch (err) {
+      // Unknown or disabled user: UserPrincipals worded it already.
+      if (err instanceof GoproxyError && err.kind === 'unauthorized') throw new Rejected(via === 'cookie' ? 'cookie-invalid' : 'session-invalid', {}, err.message);
+      throw err;
+    }
+    if (!claims.tid && (claims.scp || claims.teams)) principal = narrowPrincipal(principal, { tokenId: null, scopes: claims.scp, teamIds: claims.teams });
+    return { principal, credential: { via, expiresAt: claims.expiresAt === null ? null : new Date(claims.expiresAt) } };
+  }
+
+  /**
+   * A session exchanged from a token lives only as long as that token: the
+   * token's entry (shared with Basic/Bearer use, so a revocation, a disable
+   * or a membership change drops it at once) must still be good, and the
+   * session gets that token's principal, narrowed further by its own claims.
+   */
+  private async byTokenSession(claims: SessionClaims): Promise<Principal> {
+    const publicId = await this.tokenPublicId(claims.tid!);
+    const entry = publicId ? await this.tokens.get(publicId, () => this.loadToken(publicId), (v) => v !== null) : null;
+    if (!entry || entry.auth.id !== claims.tid || entry.auth.userId !== claims.sub) throw new Rejected('session-invalid');
+    const a = entry.auth;
+    const prefix = tokenPrefix(publicId!);
+    if (a.revokedAt || (a.expiresAt && a.expiresAt.getTime() <= Date.now())) throw new Rejected('session-token-revoked', { prefix });
+    if (a.ownerDisabled || !entry.principal) throw new Rejected('disabled', { login: a.ownerLogin });
+    return narrowPrincipal(entry.principal, { tokenId: a.id, scopes: claims.scp, teamIds: claims.teams });
+  }
+
+  private async tokenPublicId(tokenId: string): Promise<string | null> {
+    const known = this.publicIds.get(tokenId);
+    if (known) return known;
+    const t = await this.repo.findById(tokenId);
+    if (!t) return null;
+    if (this.publicIds.size >= MAX_TOKEN_IDS) this.publicIds.clear();
+    this.publicIds.set(tokenId, t.publicId);
+    return t.publicId;
+  }
+
   /** Runs the passport-jwt strategy on the bare token (not the Fastify request: passport decorates what it gets). */
-  private bySession(raw: string): Promise<Principal> {
-    return new Promise<Principal>((resolve, reject) => {
+  private verifySession(raw: string, via: 'cookie' | 'jwt'): Promise<SessionClaims> {
+    const expired = via === 'cookie' ? 'cookie-expired' : 'session-expired';
+    const invalid = via === 'cookie' ? 'cookie-invalid' : 'session-invalid';
+    return new Promise<SessionClaims>((resolve, reject) => {
       const fakeReq = { headers: { authorization: `Bearer ${raw}` } };
-      const run = this.passport.authenticate('jwt', { session: false }, (err: unknown, user: Principal | false, info: unknown) => {
+      const run = this.passport.authenticate('jwt', { session: false }, (err: unknown, claims: SessionClaims | false, info: unknown) => {
         if (err) {
-          // Unknown or disabled user: UserPrincipals worded it already.
-          reject(err instanceof GoproxyError && err.kind === 'unauthorized' ? new Rejected('session-invalid', {}, err.message) : err);
+          reject(err instanceof GoproxyError && err.kind === 'unauthorized' ? new Rejected(invalid) : err);
           return;
         }
-        if (user) return resolve(user);
-        if (info instanceof TokenExpiredError) return reject(new Rejected('session-expired'));
+        if (claims) return resolve(claims);
+        if (info instanceof TokenExpiredError) return reject(new Rejected(expired));
         if (info instanceof Error && info.name !== 'JsonWebTokenError' && info.name !== 'UnknownSigningKey' && info.name !== 'NotBeforeError') {
           // The key lookup itself failed (database down): not the caller's fault.
           return reject(new GoproxyError('unavailable', 'cannot check the session right now; try again'));
         }
-        reject(new Rejected('session-invalid'));
+        reject(new Rejected(invalid));
       });
       run(fakeReq, {}, (err: unknown) => reject(err ?? new Error('passport ended without a decision')));
     });

@@ -1,3 +1,7 @@
+import type { FastifyRequest } from 'fastify';
+import { readCookie, SESSION_COOKIE } from '../oidc/cookies';
+import { isApiRequest } from './auth-messages';
+
 /**
  * What a request presents in its Authorization header. `.netrc` entries and
  * `https://user:token@host` GOPROXY URLs both arrive as Basic; GOAUTH
@@ -29,4 +33,29 @@ export function parseAuthorization(header: string | string[] | undefined): Crede
 /** A JWT has three base64url parts; API tokens start with mg_. */
 export function looksLikeJwt(value: string): boolean {
   return /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(value);
+}
+
+/**
+ * The header a browser script sends with a state-changing /api request that
+ * relies on the session cookie. A cross-site form or image cannot set a
+ * custom header, and a cross-origin fetch() that sets one needs a CORS
+ * preflight ModGate never approves: so its presence proves a same-origin caller.
+ */
+export const CSRF_HEADER = 'x-modgate-csrf';
+
+/**
+ * The browser session (the `modgate_session` cookie set by the SSO sign-in)
+ * as an API credential, or null when it must not count: outside /api
+ * (GOPROXY and sumdb routes take Basic/Bearer only), and on anything but
+ * GET/HEAD unless the request carries `X-ModGate-CSRF: 1`. The caller uses
+ * it only when there is no Authorization header: that header always wins.
+ */
+export function sessionCookie(req: FastifyRequest): string | null {
+  const header = req.headers?.cookie;
+  if (!header || !isApiRequest(req)) return null;
+  const value = readCookie(header, SESSION_COOKIE);
+  if (!value) return null;
+  const safe = req.method === 'GET' || req.method === 'HEAD';
+  if (!safe && req.headers[CSRF_HEADER] !== '1') return null;
+  return value;
 }

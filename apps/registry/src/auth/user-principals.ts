@@ -70,3 +70,18 @@ export function principalFrom(d: PrincipalData, via: 'jwt' | 'token', token?: To
     teamRestriction: token?.teamIds ? new Set(token.teamIds) : null,
   });
 }
+
+/**
+ * A session principal held to what its JWT claims allow: the scopes both the
+ * principal and `scp` have, and the teams both restrictions allow (an empty
+ * set when they do not overlap: then no team rule grants anything). The
+ * result can only be narrower than `p`, never wider.
+ */
+export function narrowPrincipal(p: Principal, limits: { tokenId: string | null; scopes: readonly Scope[] | null; teamIds: readonly string[] | null }): Principal {
+  const scopes = limits.scopes === null ? p.scopes : new Set([...p.scopes].filter((s) => limits.scopes!.includes(s)));
+  let teamRestriction = p.teamRestriction;
+  if (limits.teamIds !== null) {
+    teamRestriction = new Set(p.teamRestriction === null ? limits.teamIds : limits.teamIds.filter((t) => p.teamRestriction!.has(t)));
+  }
+  return Object.freeze({ ...p, via: 'jwt', tokenId: limits.tokenId ?? p.tokenId, scopes, teamRestriction });
+}
