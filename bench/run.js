@@ -4,21 +4,29 @@
  * ModGate hot-read-path benchmark (`npm run bench`).
  *
  * Measures, on loopback and on the same bytes, in one run:
- *   - ModGate (built, `dist/`), warm cache: .info and .mod requests/s, .zip MiB/s
+ *   - ModGate (built, `dist/`) with MODGATE_WORKERS=BENCH_WORKERS (default 2, like
+ *     nginx's worker_processes), warm cache: .info and .mod requests/s, .zip MiB/s,
+ *     and .info again with HTTP Basic credentials (a personal access token)
  *   - nginx serving the same files from disk (sendfile): the reference for bytes
  *   - a bare Fastify app answering .info from memory: the ceiling for Node
  *   - ModGate again with MODGATE_LOG_LEVEL=info: the cost of the access log
+ *   - ModGate once more as a single process (MODGATE_WORKERS=1): .info
+ * Server CPU is read from /proc for the whole process tree (a ModGate primary
+ * and its workers; nginx master and workers).
  *
- * Everything it starts (upstream, ModGate, nginx, Fastify, wrk) is stopped,
- * the temp dir is removed and the throwaway database dropped, on success,
- * failure, timeout and Ctrl-C. Exit 0 when the measurement ran (aims missed or
- * not); non-zero only when something failed to start or answered wrong bytes.
+ * Everything it starts (upstream, ModGate with its workers, nginx, Fastify,
+ * wrk) is stopped, the temp dir is removed and the throwaway database dropped,
+ * on success, failure, timeout and Ctrl-C. Exit 0 when the measurement ran
+ * (aims missed or not); non-zero only when something failed to start or
+ * answered wrong (bytes, status).
  *
  * Environment:
  *   BENCH_DURATION       seconds per measured wrk run (default 10; "10s" accepted)
  *   BENCH_QUICK=1        3 s runs, 1 s warm-ups
  *   BENCH_WARMUP         seconds of unrecorded load before each run (default 2; quick 1)
- *   BENCH_PROFILE=1      run the main ModGate under --cpu-prof; print a self-time summary
+ *   BENCH_WORKERS        MODGATE_WORKERS of the main ModGate runs (default 2; 1-99)
+ *   BENCH_PROFILE=1      run the main ModGate under --cpu-prof (its workers inherit it);
+ *                        print a self-time summary of the workers' profiles
  *   BENCH_DATABASE_URL   admin connection to create/drop modgate_bench_<random>
  *                        (default postgres://postgres@127.0.0.1:5432/postgres)
  *   BENCH_KEEP_TMP=1     keep the temp dir (logs) for inspection
@@ -36,6 +44,9 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { pipeline } = require('node:stream/promises');
+const { formatProfile, summariseProfile } = require('./lib/profile');
+const { childPids, machineCpu, treeCpu } = require('./lib/procfs');
+const { parseWrk, runWrk } = require('./lib/wrk');
 
 const ROOT = path.resolve(__dirname, '..');
 const MAIN = path.join(ROOT, 'dist/apps/registry/src/main.js');
@@ -55,6 +66,7 @@ const URL_PATHS = {
 const QUICK = process.env.BENCH_QUICK === '1';
 const DURATION = QUICK ? 3 : parseSeconds(process.env.BENCH_DURATION, 10, 'BENCH_DURATION');
 const WARMUP = parseSeconds(process.env.BENCH_WARMUP, QUICK ? 1 : 2, 'BENCH_WARMUP');
+const WORKERS = parseWorkers(process.env.BENCH_WORKERS, 2);
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const KEEP_TMP = process.env.BENCH_KEEP_TMP === '1';
 const UPSTREAM_ZIP_DELAY_MS = Number(process.env.BENCH_UPSTREAM_ZIP_DELAY_MS ?? 300);
@@ -62,7 +74,11 @@ const ADMIN_DB_URL = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.
 const THREADS = 2;
 const CONNS_SMALL = 64;
 const CONNS_ZIP = 8;
-const AIMS = { infoVsNginx: 0.5, zipVsNginx: 0.8 };
+const NGINX_WORKERS = 2;
+const OTHER_CPU_WARN = 0.1; // cores used outside the benchmark during a run that make it worth a note
+const AIMS = { infoVsNginx: 0.5, zipVsNginx: 0.8, authVsAnonymous: 0.9 };
+/** Targets in the table; the main ModGate runs MODGATE_WORKERS=WORKERS, as do AUTH and LOG_INFO. */
+const T = { MG: 'ModGate', AUTH: 'ModGate (Basic auth)', LOG_INFO: 'ModGate (log=info)', SINGLE: 'ModGate (1 process)', NGINX: 'nginx', FASTIFY: 'fastify' };
 
 // ---------------------------------------------------------------------------
 // Orchestration
@@ -73,6 +89,7 @@ const state = {
   dbName: null,
   dbDropped: false,
   upstream: null,
+  upstreamBaseline: null, // upstream requests once ModGate is warm
   children: new Set(),
   cleaning: null,
   failures: [],
@@ -81,8 +98,9 @@ const state = {
 
 async function main() {
   installExitHandlers();
-  const runCount = 7; // mg info/mod/zip, nginx info/mod/zip, fastify info, + mg info (info log)
-  const budgetMs = (runCount + 1) * (DURATION + WARMUP + 20) * 1000 + 240_000;
+  const runCount = 10; // mg info/auth info/mod/zip, nginx info/mod/zip, fastify info, mg info (log info), mg info (1 process)
+  const startCount = 5; // three ModGate, nginx, Fastify
+  const budgetMs = runCount * (DURATION + WARMUP + 20) * 1000 + startCount * 60_000 + 120_000;
   const watchdog = setTimeout(() => {
     log(`watchdog: the benchmark did not finish within ${Math.round(budgetMs / 1000)} s; stopping`);
     state.failures.push('timed out');
@@ -93,7 +111,7 @@ async function main() {
   const startedAt = new Date();
   const runs = [];
   let profile = null;
-  const extra = {};
+  const extra = { modgateProcesses: {} };
   try {
     preflight();
     state.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'modgate-bench-'));
@@ -118,46 +136,68 @@ async function main() {
     const profileDir = PROFILE ? path.join(RESULTS_DIR, 'profiles', stamp()) : null;
     if (profileDir) fs.mkdirSync(profileDir, { recursive: true });
 
-    // 1. ModGate, warn-level logging (the main figures).
-    const mgEnv = { dbUrl, dataDir: dirs.data, blobsDir: dirs.blobs, upstream: state.upstream.url };
-    const mg = await startModGate('warn', { ...mgEnv, logLevel: 'warn', profileDir });
+    // The admin of the throwaway database: registered at the first start, then
+    // used once, to create the personal access token the authenticated run sends.
+    const adminToken = `mg_benchadmin_${randomBase62(40)}`;
+    const mgEnv = { dbUrl, dataDir: dirs.data, blobsDir: dirs.blobs, upstream: state.upstream.url, adminToken };
+
+    // 1. ModGate with BENCH_WORKERS processes, warn-level logging (the main figures),
+    //    .info anonymous and then with Basic credentials, back to back.
+    const mg = await startModGate('main', { ...mgEnv, workers: WORKERS, logLevel: 'warn', profileDir });
+    extra.modgateProcesses.main = { primary: mg.pid, workers: mg.workerPids };
     const warm = await warmAndVerify(mg.url, files);
     extra.modgateInfoHeaders = warm.infoHeaders;
-    extra.upstreamRequestsDuringWarm = state.upstream.requests();
-    runs.push(await measure('ModGate', 'info', mg, CONNS_SMALL));
-    runs.push(await measure('ModGate', 'mod', mg, CONNS_SMALL));
-    runs.push(await measure('ModGate', 'zip', mg, CONNS_ZIP));
+    const auth = await prepareAuth(mg.url, adminToken, files);
+    extra.auth = auth.report;
+    state.upstreamBaseline = extra.upstreamRequestsDuringWarm = state.upstream.requests();
+    runs.push(await measure(T.MG, 'info', mg, CONNS_SMALL));
+    runs.push(await measure(T.AUTH, 'info', mg, CONNS_SMALL, auth.headers));
+    runs.push(await measure(T.MG, 'mod', mg, CONNS_SMALL));
+    runs.push(await measure(T.MG, 'zip', mg, CONNS_ZIP));
     await verifyBytes('ModGate (after the load)', mg.url, files);
+    await verifyOne('ModGate (Basic auth, after the load)', mg.url, 'info', files.info, auth.headers);
     await stopChild(mg.child, 'SIGTERM', 20_000);
-    if (state.upstream.requests() !== extra.upstreamRequestsDuringWarm) {
-      fail(`ModGate asked the upstream again during the load (${state.upstream.requests()} requests in all): the cache was not hot`);
-    }
+    checkNoUpstreamDuringLoad(mg.name);
 
     // 2. nginx on the same files.
     const ngx = await startNginx(dirs);
     await verifyBytes('nginx', ngx.url, files);
-    runs.push(await measure('nginx', 'info', ngx, CONNS_SMALL));
-    runs.push(await measure('nginx', 'mod', ngx, CONNS_SMALL));
-    runs.push(await measure('nginx', 'zip', ngx, CONNS_ZIP));
+    runs.push(await measure(T.NGINX, 'info', ngx, CONNS_SMALL));
+    runs.push(await measure(T.NGINX, 'mod', ngx, CONNS_SMALL));
+    runs.push(await measure(T.NGINX, 'zip', ngx, CONNS_ZIP));
     await stopChild(ngx.child, 'SIGQUIT', 10_000);
 
     // 3. Bare Fastify: .info from memory with ModGate's headers.
     const fst = await startFastifyCeiling(warm.infoHeaders);
     await verifyBytes('fastify', fst.url, files, ['info']);
-    runs.push(await measure('fastify', 'info', fst, CONNS_SMALL));
+    runs.push(await measure(T.FASTIFY, 'info', fst, CONNS_SMALL));
     await stopChild(fst.child, 'SIGTERM', 10_000);
 
-    // 4. ModGate with the access log on (info level), same store and database.
-    const mgInfo = await startModGate('info', { ...mgEnv, logLevel: 'info', profileDir: null });
+    // 4. ModGate with the access log on (info level), same workers, store and database.
+    const mgInfo = await startModGate('log-info', { ...mgEnv, workers: WORKERS, logLevel: 'info', profileDir: null });
+    extra.modgateProcesses.logInfo = { primary: mgInfo.pid, workers: mgInfo.workerPids };
     await verifyBytes('ModGate (log info)', mgInfo.url, files, ['info']);
     const logBefore = fs.statSync(mgInfo.logFile).size;
-    const infoRun = await measure('ModGate (log=info)', 'info', mgInfo, CONNS_SMALL);
+    const infoRun = await measure(T.LOG_INFO, 'info', mgInfo, CONNS_SMALL);
     await stopChild(mgInfo.child, 'SIGTERM', 20_000);
+    checkNoUpstreamDuringLoad(mgInfo.name);
     const logBytes = fs.statSync(mgInfo.logFile).size - logBefore;
     infoRun.logBytesPerRequest = infoRun.requests > 0 ? Math.round(logBytes / (infoRun.requests + infoRun.warmupRequests)) : null;
     runs.push(infoRun);
 
-    if (profileDir) profile = summariseProfile(profileDir, mg, runs.filter((r) => r.target === 'ModGate'));
+    // 5. ModGate as one process (MODGATE_WORKERS=1), .info only.
+    const mg1 = await startModGate('single', { ...mgEnv, workers: 1, logLevel: 'warn', profileDir: null });
+    extra.modgateProcesses.single = { primary: mg1.pid, workers: mg1.workerPids };
+    await verifyBytes('ModGate (1 process)', mg1.url, files, ['info']);
+    runs.push(await measure(T.SINGLE, 'info', mg1, CONNS_SMALL));
+    await verifyBytes('ModGate (1 process, after the load)', mg1.url, files, ['info']);
+    await stopChild(mg1.child, 'SIGTERM', 20_000);
+    checkNoUpstreamDuringLoad(mg1.name);
+
+    if (profileDir) {
+      const windows = runs.filter((r) => r.server === mg.name).map((r) => ({ kind: profileWindow(r), startUs: r.window.startUs, endUs: r.window.endUs }));
+      profile = summariseProfile({ profileDir, root: ROOT, primaryPid: mg.pid, workers: WORKERS, spawnedAtUs: mg.spawnedAtUs, windows, log });
+    }
   } catch (err) {
     fail(err instanceof Error ? err.message : String(err));
   }
@@ -170,7 +210,7 @@ async function main() {
   const finishedAt = new Date();
   const ratios = computeRatios(runs);
   if (runs.length > 0) printReport(runs, ratios);
-  if (profile) printProfile(profile);
+  if (profile) process.stdout.write(`${formatProfile(profile, ROOT, [['.info load', 20, 15], ['.info (Basic auth) load', 10, 10], ['.zip load', 10, 0]])}\n`);
   writeResults({ startedAt, finishedAt, runs, ratios, profile, extra });
   await cleanup();
   clearTimeout(watchdog);
@@ -179,6 +219,15 @@ async function main() {
     process.exit(1);
   }
   process.exit(0);
+}
+
+const profileWindow = (r) => `.${r.kind}${r.target === T.AUTH ? ' (Basic auth)' : ''} load`;
+
+/** ModGate must serve the warm cache: any upstream request after the warm-up is a miss. */
+function checkNoUpstreamDuringLoad(name) {
+  if (state.upstream.requests() !== state.upstreamBaseline) {
+    fail(`${name} asked the upstream again after the warm-up (${state.upstream.requests()} requests in all): the cache was not hot`);
+  }
 }
 
 function preflight() {
@@ -331,7 +380,13 @@ function startUpstream(www) {
 // ---------------------------------------------------------------------------
 // Contenders
 
-async function startModGate(label, { dbUrl, dataDir, blobsDir, upstream, logLevel, profileDir }) {
+/**
+ * ModGate with `workers` processes: MODGATE_WORKERS > 1 makes a cluster
+ * primary that forks the workers (same process group, children of the
+ * primary); it prints the banner once they are up. Returns when the banner is
+ * out, /readyz answers and every worker runs.
+ */
+async function startModGate(label, { dbUrl, dataDir, blobsDir, upstream, adminToken, workers, logLevel, profileDir }) {
   const port = await freePort();
   const logFile = path.join(state.tmp, `modgate-${label}.log`);
   const fd = fs.openSync(logFile, 'a');
@@ -350,11 +405,15 @@ async function startModGate(label, { dbUrl, dataDir, blobsDir, upstream, logLeve
     MODGATE_SUMDBS: 'off',
     MODGATE_LOG_LEVEL: logLevel,
     MODGATE_NETWORK_MODE: 'strict',
-    // Reads are anonymous today; keep them so if authentication lands.
+    MODGATE_WORKERS: String(workers),
+    // Public modules readable without credentials (the main figures are anonymous reads).
     MODGATE_ANONYMOUS_READ: 'true',
+    // Registers the user "admin" with this token when the database has no admin (the first start).
+    MODGATE_BOOTSTRAP_ADMIN_TOKEN: adminToken,
   });
+  // Cluster workers inherit the primary's execArgv, so --cpu-prof profiles each of them.
   const args = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, MAIN] : [MAIN];
-  log(`starting ModGate (log level ${logLevel}${profileDir ? ', --cpu-prof' : ''}) on port ${port}`);
+  log(`starting ModGate[${label}] (MODGATE_WORKERS=${workers}, log level ${logLevel}${profileDir ? ', --cpu-prof' : ''}) on port ${port}`);
   const spawnedAtUs = nowUs();
   const child = track(`ModGate[${label}]`, spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', fd, fd], detached: true }));
   fs.closeSync(fd);
@@ -362,10 +421,16 @@ async function startModGate(label, { dbUrl, dataDir, blobsDir, upstream, logLeve
   try {
     await waitFor(`ModGate[${label}] banner`, 60_000, child, () => fs.readFileSync(logFile, 'utf8').includes('ModGate is listening on'));
     await waitFor(`ModGate[${label}] /readyz`, 30_000, child, async () => (await httpGet(`${url}/readyz`).catch(() => null))?.status === 200);
+    // One process serves when MODGATE_WORKERS=1; else the primary's children are the workers.
+    if (workers > 1) await waitFor(`ModGate[${label}] ${workers} workers`, 30_000, child, async () => childPids(child.pid).length >= workers);
   } catch (err) {
     throw new Error(`${err.message}\n--- ${logFile} (tail) ---\n${tail(logFile)}`);
   }
-  return { name: `ModGate[${label}]`, url, child, logFile, spawnedAtUs, pid: child.pid };
+  const workerPids = workers > 1 ? childPids(child.pid) : [];
+  if (workers > 1) log(`ModGate[${label}]: primary ${child.pid}, workers ${workerPids.join(', ')}`);
+  if (workerPids.length > workers) fail(`ModGate[${label}]: ${workerPids.length} child processes, ${workers} workers expected`);
+  else if (workers === 1 && childPids(child.pid).length > 0) fail(`ModGate[${label}]: MODGATE_WORKERS=1 but the process has children`);
+  return { name: `ModGate[${label}]`, url, child, logFile, spawnedAtUs, pid: child.pid, workers, workerPids, expectedProcesses: workers > 1 ? workers + 1 : 1 };
 }
 
 async function startNginx(dirs) {
@@ -374,7 +439,7 @@ async function startNginx(dirs) {
   for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) fs.mkdirSync(path.join(p, d), { recursive: true });
   const conf = `
 daemon off;
-worker_processes 2;
+worker_processes ${NGINX_WORKERS};
 ${process.getuid && process.getuid() === 0 ? 'user root;' : ''}
 pid ${p}/nginx.pid;
 lock_file ${p}/nginx.lock;
@@ -416,7 +481,7 @@ http {
   } catch (err) {
     throw new Error(`${err.message}\n--- nginx ---\n${tail(logFile)}\n${tail(path.join(p, 'error.log'))}`);
   }
-  return { name: 'nginx', url, child };
+  return { name: 'nginx', url, child, workers: NGINX_WORKERS, expectedProcesses: NGINX_WORKERS + 1 };
 }
 
 async function startFastifyCeiling(infoHeaders) {
@@ -439,7 +504,7 @@ async function startFastifyCeiling(infoHeaders) {
       reject(new Error(`bare Fastify exited with code ${code}`));
     });
   });
-  return { name: 'fastify', url: `http://127.0.0.1:${port}`, child };
+  return { name: 'fastify', url: `http://127.0.0.1:${port}`, child, workers: 1, expectedProcesses: 1 };
 }
 
 /** The child: one Fastify process answering .info from memory. */
@@ -484,8 +549,8 @@ async function verifyBytes(name, url, files, kinds = ['info', 'mod', 'zip']) {
   for (const kind of kinds) await verifyOne(name, url, kind, files[kind]);
 }
 
-async function verifyOne(name, url, kind, expected) {
-  const r = await httpGet(`${url}${URL_PATHS[kind]}`, 120_000);
+async function verifyOne(name, url, kind, expected, headers = {}) {
+  const r = await httpRequest('GET', `${url}${URL_PATHS[kind]}`, { headers, timeoutMs: 120_000 });
   if (r.status !== 200) throw new Error(`${name} answered ${r.status} for .${kind}: ${r.body.toString('utf8').slice(0, 300)}`);
   if (!r.body.equals(expected)) {
     throw new Error(`${name} returned wrong bytes for .${kind} (${r.body.length} bytes, sha256 ${sha256(r.body)}; want ${expected.length}, ${sha256(expected)})`);
@@ -493,28 +558,77 @@ async function verifyOne(name, url, kind, expected) {
   return r;
 }
 
+/**
+ * The authenticated run's credentials: a personal access token ("read") that
+ * the bootstrap admin creates for itself through the admin API, sent as
+ * Basic admin:<token> like a .netrc entry. Checks that .info answers 200 with
+ * them and without any (anonymous reads are on), and that the header is
+ * really checked: the same token under another login is refused (401).
+ */
+async function prepareAuth(url, adminToken, files) {
+  const created = await httpRequest('POST', `${url}/api/v1/tokens`, {
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'bench', scopes: ['read'] }),
+  });
+  const text = created.body.toString('utf8');
+  if (created.status !== 201) throw new Error(`POST /api/v1/tokens with the bootstrap admin token answered ${created.status}: ${text.slice(0, 300)}`);
+  let doc;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new Error(`POST /api/v1/tokens answered 201 without JSON: ${text.slice(0, 100)}`);
+  }
+  if (typeof doc.token !== 'string' || !/^mg_[A-Za-z0-9]{4,64}_[A-Za-z0-9_]{16,200}$/.test(doc.token)) {
+    throw new Error('POST /api/v1/tokens answered 201 without a token of the form mg_<id>_<secret>');
+  }
+  const basic = (login) => `Basic ${Buffer.from(`${login}:${doc.token}`).toString('base64')}`;
+  const headers = { Authorization: basic('admin') };
+  await verifyOne('ModGate (Basic admin:<token>)', url, 'info', files.info, headers);
+  await verifyOne('ModGate (no Authorization header)', url, 'info', files.info);
+  const wrongLogin = await httpRequest('GET', `${url}${URL_PATHS.info}`, { headers: { Authorization: basic('benchnobody') } });
+  if (wrongLogin.status !== 401) {
+    fail(`ModGate answered ${wrongLogin.status} to the bench token under another login (want 401): the Basic credentials are not checked, so the authenticated run measures nothing`);
+  }
+  log(`token ${String(doc.prefix ?? doc.token.slice(0, 12))}… created for admin (scopes ${JSON.stringify(doc.scopes ?? null)}); .info: 200 with Basic, 200 without, ${wrongLogin.status} under another login`);
+  return {
+    headers,
+    report: { scheme: 'Basic admin:<personal access token>', scopes: doc.scopes ?? null, statusWithCredentials: 200, statusWithout: 200, statusWrongLogin: wrongLogin.status },
+  };
+}
+
 // ---------------------------------------------------------------------------
 // wrk
 
-async function measure(target, kind, server, connections) {
+async function measure(target, kind, server, connections, headers = {}) {
   const url = `${server.url}${URL_PATHS[kind]}`;
   const timeout = kind === 'zip' ? '30s' : '5s';
+  const wrk = (seconds) => runWrk({ url, threads: THREADS, connections, seconds, timeout, headers }, (child) => track('wrk', child, false));
   let warmupRequests = 0;
   if (WARMUP > 0) {
-    const w = parseWrk(await runWrk(url, connections, WARMUP, timeout));
+    const w = parseWrk(await wrk(WARMUP));
     warmupRequests = w.requests || 0;
+    if (w.non2xx > 0) fail(`${target} .${kind}: ${w.non2xx} non-2xx/3xx responses during the warm-up`);
   }
-  log(`wrk ${target} .${kind}: -t${THREADS} -c${connections} -d${DURATION}s`);
-  const cpu0 = groupCpuSeconds(server.child);
+  log(`wrk ${target} .${kind}: -t${THREADS} -c${connections} -d${DURATION}s${Object.keys(headers).length ? ` -H ${Object.keys(headers).join(', ')}` : ''}`);
+  // Server CPU over the run: user+sys of the whole process tree (ModGate primary
+  // and workers, nginx master and workers). The cores are shared with wrk, so
+  // CPU per request compares contenders more fairly than req/s.
+  const cpu0 = treeCpu(server.child.pid);
+  const m0 = machineCpu();
   const startUs = nowUs();
-  const out = await runWrk(url, connections, DURATION, timeout);
+  const out = await wrk(DURATION);
   const endUs = nowUs();
-  const cpu1 = groupCpuSeconds(server.child);
+  const m1 = machineCpu();
+  const cpu1 = treeCpu(server.child.pid);
   const r = parseWrk(out);
-  // Server CPU over the run (user+sys of its process group): the 2 cores are
-  // shared with wrk, so CPU per request compares contenders more fairly than req/s.
-  const cpuSeconds = cpu0 != null && cpu1 != null ? cpu1 - cpu0 : null;
+  const cpuSeconds = cpu0 && cpu1 ? cpu1.seconds - cpu0.seconds : null;
+  const processes = cpu1 ? cpu1.pids.length : null;
+  if (cpu0 && cpu1 && cpu0.pids.join() !== cpu1.pids.join()) fail(`${server.name}: its processes changed during the .${kind} run (${cpu0.pids.join(' ')} → ${cpu1.pids.join(' ')}): a worker died?`);
+  if (processes != null && processes !== server.expectedProcesses) fail(`${server.name}: ${processes} processes during the .${kind} run, ${server.expectedProcesses} expected`);
   const wallS = (endUs - startUs) / 1e6;
+  // Anything else busy on the machine disturbs the figures (the cores are shared): say so.
+  const md = m0 && m1 ? { busy: m1.busy - m0.busy, steal: m1.steal - m0.steal, bench: m1.self - m0.self, wrk: m1.reapedChildren - m0.reapedChildren } : null;
+  const otherCpuCores = md && cpuSeconds != null ? Math.max(0, md.busy - cpuSeconds - md.bench - md.wrk) / wallS : null;
   if (server.child && server.child.exitCode !== null) fail(`${server.name} exited during the .${kind} run`);
   if (!r.requestsPerSec) fail(`${target} .${kind}: wrk reported no requests/s:\n${out}`);
   if (r.non2xx > 0) fail(`${target} .${kind}: ${r.non2xx} non-2xx/3xx responses under load`);
@@ -522,6 +636,10 @@ async function measure(target, kind, server, connections) {
   return {
     target,
     kind,
+    server: server.name,
+    workers: server.workers,
+    serverProcesses: processes,
+    authenticated: Object.keys(headers).length > 0,
     url,
     threads: THREADS,
     connections,
@@ -538,88 +656,11 @@ async function measure(target, kind, server, connections) {
     serverCpuCores: cpuSeconds != null ? cpuSeconds / wallS : null,
     serverCpuUsPerRequest: cpuSeconds != null && r.requests ? (cpuSeconds * 1e6) / r.requests : null,
     serverCpuMsPerMiB: cpuSeconds != null && r.transferPerSec ? (cpuSeconds * 1e3) / ((r.transferPerSec * DURATION) / 1048576) : null,
+    wrkCpuCores: md ? md.wrk / wallS : null,
+    otherCpuCores,
+    stealCores: md ? md.steal / wallS : null,
     window: { startUs, endUs },
     raw: out,
-  };
-}
-
-/**
- * user+sys CPU seconds of every live process in the child's process group
- * (ModGate with all its threads; nginx master and workers), from /proc.
- */
-function groupCpuSeconds(child) {
-  if (!child || !child.pid || process.platform !== 'linux') return null;
-  let ticks = 0;
-  let found = false;
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    let stat;
-    try {
-      stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    // Fields after "(comm)": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(f[2]) !== child.pid) continue;
-    ticks += Number(f[11]) + Number(f[12]);
-    found = true;
-  }
-  return found ? ticks / CLK_TCK : null;
-}
-
-const CLK_TCK = (() => {
-  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
-  return Number(r.stdout) > 0 ? Number(r.stdout) : 100;
-})();
-
-function runWrk(url, connections, seconds, timeout) {
-  const args = ['-t', String(THREADS), '-c', String(connections), '-d', `${seconds}s`, '--latency', '--timeout', timeout, url];
-  return new Promise((resolve, reject) => {
-    const child = track('wrk', spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] }), false);
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    const t = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`wrk did not finish within ${seconds + 30} s`));
-    }, (seconds + 30) * 1000);
-    child.once('error', (e) => {
-      clearTimeout(t);
-      reject(e);
-    });
-    child.once('exit', (code) => {
-      clearTimeout(t);
-      if (code !== 0) reject(new Error(`wrk exited with code ${code}: ${err || out}`));
-      else resolve(out);
-    });
-  });
-}
-
-const TIME_UNITS = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const BYTE_UNITS = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
-
-/** Parses wrk's text output (units as wrk prints them: binary byte units). */
-function parseWrk(out) {
-  const num = (re) => {
-    const m = re.exec(out);
-    return m ? Number(m[1]) : null;
-  };
-  const time = (pct) => {
-    const m = new RegExp(`^\\s+${pct}%\\s+([\\d.]+)(us|ms|s|m|h)\\s*$`, 'm').exec(out);
-    return m ? Number(m[1]) * TIME_UNITS[m[2]] : null;
-  };
-  const tr = /Transfer\/sec:\s+([\d.]+)([KMGT]?B)/.exec(out);
-  const se = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  return {
-    requestsPerSec: num(/Requests\/sec:\s+([\d.]+)/),
-    transferPerSec: tr ? Number(tr[1]) * BYTE_UNITS[tr[2]] : null,
-    requests: num(/(\d+) requests in /),
-    p50Ms: time(50),
-    p99Ms: time(99),
-    non2xx: num(/Non-2xx or 3xx responses: (\d+)/) || 0,
-    socketErrors: se ? { connect: +se[1], read: +se[2], write: +se[3], timeout: +se[4] } : null,
   };
 }
 
@@ -629,27 +670,39 @@ function parseWrk(out) {
 function computeRatios(runs) {
   const get = (target, kind) => runs.find((r) => r.target === target && r.kind === kind);
   const ratio = (a, b, field) => (a && b && a[field] && b[field] ? a[field] / b[field] : null);
-  const mgInfo = get('ModGate', 'info');
+  const mgInfo = get(T.MG, 'info');
+  const single = get(T.SINGLE, 'info');
+  const cpu = (target) => get(target, 'info')?.serverCpuUsPerRequest ?? null;
   return {
-    infoVsNginx: ratio(mgInfo, get('nginx', 'info'), 'requestsPerSec'),
-    infoVsFastify: ratio(mgInfo, get('fastify', 'info'), 'requestsPerSec'),
-    modVsNginx: ratio(get('ModGate', 'mod'), get('nginx', 'mod'), 'requestsPerSec'),
-    zipVsNginx: ratio(get('ModGate', 'zip'), get('nginx', 'zip'), 'transferBytesPerSec'),
-    infoLogInfoVsWarn: ratio(get('ModGate (log=info)', 'info'), mgInfo, 'requestsPerSec'),
+    workers: WORKERS,
+    // ModGate with BENCH_WORKERS processes unless the name says 1 process.
+    infoVsNginx: ratio(mgInfo, get(T.NGINX, 'info'), 'requestsPerSec'),
+    infoSingleVsNginx: ratio(single, get(T.NGINX, 'info'), 'requestsPerSec'),
+    infoVsFastify: ratio(mgInfo, get(T.FASTIFY, 'info'), 'requestsPerSec'),
+    infoSingleVsFastify: ratio(single, get(T.FASTIFY, 'info'), 'requestsPerSec'),
+    infoWorkersVsSingle: ratio(mgInfo, single, 'requestsPerSec'),
+    modVsNginx: ratio(get(T.MG, 'mod'), get(T.NGINX, 'mod'), 'requestsPerSec'),
+    zipVsNginx: ratio(get(T.MG, 'zip'), get(T.NGINX, 'zip'), 'transferBytesPerSec'),
+    authVsAnonymous: ratio(get(T.AUTH, 'info'), mgInfo, 'requestsPerSec'),
+    infoLogInfoVsWarn: ratio(get(T.LOG_INFO, 'info'), mgInfo, 'requestsPerSec'),
     // Server CPU per .info request (µs), the same work measured as cost rather than rate.
     infoCpuUsPerRequest: {
-      modgate: mgInfo?.serverCpuUsPerRequest ?? null,
-      modgateLogInfo: get('ModGate (log=info)', 'info')?.serverCpuUsPerRequest ?? null,
-      nginx: get('nginx', 'info')?.serverCpuUsPerRequest ?? null,
-      fastify: get('fastify', 'info')?.serverCpuUsPerRequest ?? null,
+      modgate: cpu(T.MG),
+      modgateAuth: cpu(T.AUTH),
+      modgateLogInfo: cpu(T.LOG_INFO),
+      modgateSingle: cpu(T.SINGLE),
+      nginx: cpu(T.NGINX),
+      fastify: cpu(T.FASTIFY),
     },
   };
 }
 
 function printReport(runs, ratios) {
+  const procs = (r) => (r.serverProcesses == null ? `${r.workers}` : r.serverProcesses > r.workers ? `${r.workers}+${r.serverProcesses - r.workers}` : `${r.serverProcesses}`);
   const rows = runs.map((r) => [
     r.target,
     `.${r.kind}`,
+    procs(r),
     `${r.connections}`,
     fmt(r.requestsPerSec, 0),
     r.kind === 'zip' ? `${fmt(r.mibPerSec, 1)} MiB/s` : `${fmt(r.mibPerSec, 2)} MiB/s`,
@@ -657,36 +710,53 @@ function printReport(runs, ratios) {
     `${fmt(r.latencyP99Ms, 2)} ms`,
     r.serverCpuCores == null ? 'n/a' : `${fmt(r.serverCpuCores, 2)}`,
     r.kind === 'zip' ? (r.serverCpuMsPerMiB == null ? 'n/a' : `${fmt(r.serverCpuMsPerMiB, 2)} ms/MiB`) : r.serverCpuUsPerRequest == null ? 'n/a' : `${fmt(r.serverCpuUsPerRequest, 1)} µs/req`,
+    r.wrkCpuCores == null ? 'n/a' : fmt(r.wrkCpuCores, 2),
+    r.otherCpuCores == null ? 'n/a' : fmt(r.otherCpuCores, 2),
     socketErrorText(r),
   ]);
-  const head = ['target', 'file', 'conns', 'req/s', 'transfer', 'p50', 'p99', 'srv cores', 'srv CPU', 'errors'];
+  const head = ['target', 'file', 'procs', 'conns', 'req/s', 'transfer', 'p50', 'p99', 'srv cores', 'srv CPU', 'wrk', 'other', 'errors'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cols) => cols.map((c, i) => (i >= 2 && i <= 8 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (cols) => cols.map((c, i) => (i >= 2 && i <= 11 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
   const out = [];
   out.push('');
   out.push(`ModGate hot read path — wrk -t${THREADS}, ${DURATION} s per run (+${WARMUP} s warm-up), ${os.cpus().length} CPUs, node ${process.version}`);
+  out.push(`ModGate MODGATE_WORKERS=${WORKERS} unless "1 process"; nginx worker_processes ${NGINX_WORKERS}; procs: serving processes + master/primary, all in "srv" CPU`);
+  out.push('wrk, other: cores used by wrk and by processes outside the benchmark during the run');
   if (PROFILE) out.push('(BENCH_PROFILE=1: the first ModGate ran under --cpu-prof; its figures include profiler overhead)');
   out.push('');
   out.push(line(head));
   out.push(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const row of rows) out.push(line(row));
+  const disturbed = runs.filter((r) => r.otherCpuCores != null && r.otherCpuCores >= OTHER_CPU_WARN);
+  if (disturbed.length > 0) {
+    out.push(`note: other processes used ≥ ${OTHER_CPU_WARN} cores during ${disturbed.map((r) => `${r.target} .${r.kind}`).join(', ')}: those figures are disturbed`);
+  }
   out.push('');
-  const pct = (x) => (x == null ? 'n/a' : `${(x * 100).toFixed(0)}%`);
-  const aim = (x, a) => (x == null ? '' : x >= a ? `  (aim ≥ ${a}: met)` : `  (aim ≥ ${a}: MISSED)`);
-  out.push(`ModGate .info / nginx .info          ${ratioText(ratios.infoVsNginx)} ${pct(ratios.infoVsNginx)}${aim(ratios.infoVsNginx, AIMS.infoVsNginx)}`);
-  out.push(`ModGate .info / bare Fastify .info   ${ratioText(ratios.infoVsFastify)} ${pct(ratios.infoVsFastify)}`);
-  out.push(`ModGate .mod  / nginx .mod           ${ratioText(ratios.modVsNginx)} ${pct(ratios.modVsNginx)}`);
-  out.push(`ModGate .zip MiB/s / nginx MiB/s     ${ratioText(ratios.zipVsNginx)} ${pct(ratios.zipVsNginx)}${aim(ratios.zipVsNginx, AIMS.zipVsNginx)}`);
+  const pct = (x) => (x == null ? '' : `${(x * 100).toFixed(0)}%`.padStart(5));
+  const aim = (x, a) => (x == null || a == null ? '' : x >= a ? `  (aim ≥ ${a}: met)` : `  (aim ≥ ${a}: MISSED)`);
+  const w = `(${WORKERS} ${WORKERS === 1 ? 'process' : 'workers'})`;
+  const infoLog = runs.find((r) => r.target === T.LOG_INFO);
+  const ratioLines = [
+    ['ModGate .info / nginx .info', w, ratios.infoVsNginx, AIMS.infoVsNginx],
+    ['ModGate .info / nginx .info', '(1 process)', ratios.infoSingleVsNginx],
+    ['ModGate .info / bare Fastify .info', w, ratios.infoVsFastify],
+    ['ModGate .info / bare Fastify .info', '(1 process)', ratios.infoSingleVsFastify],
+    [`ModGate .info ${w.slice(1, -1)} / 1 process`, '', ratios.infoWorkersVsSingle],
+    ['ModGate .mod  / nginx .mod', w, ratios.modVsNginx],
+    ['ModGate .zip MiB/s / nginx MiB/s', w, ratios.zipVsNginx, AIMS.zipVsNginx],
+    ['ModGate .info Basic auth / anonymous', w, ratios.authVsAnonymous, AIMS.authVsAnonymous],
+    ['ModGate .info log=info / log=warn', w, ratios.infoLogInfoVsWarn, null, infoLog?.logBytesPerRequest ? `(${infoLog.logBytesPerRequest} log bytes/request)` : ''],
+  ];
+  const lw = Math.max(...ratioLines.map(([l]) => l.length));
+  const qw = Math.max(...ratioLines.map(([, q]) => q.length));
+  for (const [label, qual, x, a, note = ''] of ratioLines) {
+    out.push(`${label.padEnd(lw)}  ${qual.padEnd(qw)}  ${ratioText(x)} ${pct(x)}${aim(x, a)}  ${note}`.trimEnd());
+  }
   const c = ratios.infoCpuUsPerRequest;
   if (c && c.modgate != null) {
     const us = (x) => (x == null ? 'n/a' : `${fmt(x, 1)} µs`);
-    out.push(`server CPU per .info request: ModGate ${us(c.modgate)}, nginx ${us(c.nginx)}, bare Fastify ${us(c.fastify)}, ModGate log=info ${us(c.modgateLogInfo)}`);
-  }
-  const infoLog = runs.find((r) => r.target === 'ModGate (log=info)');
-  if (infoLog) {
     out.push(
-      `ModGate .info with MODGATE_LOG_LEVEL=info: ${fmt(infoLog.requestsPerSec, 0)} req/s = ${ratioText(ratios.infoLogInfoVsWarn)} of the warn-level figure` +
-        (infoLog.logBytesPerRequest ? ` (${infoLog.logBytesPerRequest} log bytes/request)` : ''),
+      `server CPU per .info request: ModGate ${us(c.modgate)}, Basic auth ${us(c.modgateAuth)}, log=info ${us(c.modgateLogInfo)}, 1 process ${us(c.modgateSingle)}; nginx ${us(c.nginx)}, bare Fastify ${us(c.fastify)}`,
     );
   }
   out.push('');
@@ -711,13 +781,13 @@ function writeResults({ startedAt, finishedAt, runs, ratios, profile, extra }) {
       ok: state.failures.length === 0,
       failures: state.failures,
       host: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, platform: `${os.platform()} ${os.release()}`, nginx: nginxVersion() },
-      config: { durationS: DURATION, warmupS: WARMUP, threads: THREADS, connections: { small: CONNS_SMALL, zip: CONNS_ZIP }, quick: QUICK, profile: PROFILE, zipFiles: ZIP_FILES },
+      config: { durationS: DURATION, warmupS: WARMUP, modgateWorkers: WORKERS, nginxWorkers: NGINX_WORKERS, threads: THREADS, connections: { small: CONNS_SMALL, zip: CONNS_ZIP }, quick: QUICK, profile: PROFILE, zipFiles: ZIP_FILES },
       units: { transferBytesPerSec: 'bytes/s', mibPerSec: 'MiB/s (wrk "MB" is 1024²)', latency: 'ms' },
       aims: AIMS,
       ratios,
       runs: runs.map(({ raw, window, ...r }) => r),
       extra,
-      profile: profile ? { file: profile.file, windows: profile.windows } : null,
+      profile: profile ? { files: profile.files, windows: profile.windows } : null,
     };
     fs.writeFileSync(file, `${JSON.stringify(doc, null, 2)}\n`);
     log(`results written to ${path.relative(ROOT, file)}`);
@@ -732,139 +802,24 @@ function nginxVersion() {
 }
 
 // ---------------------------------------------------------------------------
-// CPU profile summary
-
-/**
- * Self time per function (functionName + url, + line for anonymous ones) and
- * per package, within each wrk window. The profile's timestamps and
- * process.hrtime are both CLOCK_MONOTONIC in µs, so windows line up exactly.
- */
-function summariseProfile(profileDir, mg, mgRuns) {
-  // --cpu-prof writes on exit; stopChild already waited for the exit.
-  const files = fs.readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'));
-  if (files.length === 0) {
-    log(`warning: no .cpuprofile in ${profileDir}`);
-    return null;
-  }
-  const file = path.join(profileDir, files.sort().pop());
-  const prof = JSON.parse(fs.readFileSync(file, 'utf8'));
-  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
-  const parentOf = new Map();
-  for (const n of prof.nodes) for (const c of n.children || []) parentOf.set(c, n.id);
-  // Sample i lasts until sample i+1.
-  const ts = new Array(prof.samples.length);
-  let t = prof.startTime;
-  for (let i = 0; i < prof.samples.length; i++) {
-    t += prof.timeDeltas[i];
-    ts[i] = t;
-  }
-  const aligned = mgRuns.every((r) => r.window.startUs >= prof.startTime - 1e6 && r.window.endUs <= prof.endTime + 1e6);
-  const offset = aligned ? 0 : prof.startTime - mg.spawnedAtUs; // fallback: align on the spawn
-  const windows = {};
-  const whole = { kind: 'whole process', startUs: prof.startTime, endUs: prof.endTime };
-  for (const w of [...mgRuns.map((r) => ({ kind: `.${r.kind} load`, startUs: r.window.startUs + offset, endUs: r.window.endUs + offset })), whole]) {
-    const fn = new Map();
-    const pkg = new Map();
-    const incl = new Map(); // inclusive time of application/framework frames
-    let total = 0;
-    let idle = 0;
-    for (let i = 0; i < prof.samples.length; i++) {
-      if (ts[i] < w.startUs || ts[i] >= w.endUs) continue;
-      const dt = (i + 1 < ts.length ? ts[i + 1] : prof.endTime) - ts[i];
-      const cf = byId.get(prof.samples[i]).callFrame;
-      total += dt;
-      if (cf.functionName === '(idle)') idle += dt;
-      const u = shortUrl(cf.url);
-      const name = cf.functionName || '(anonymous)';
-      const key = `${name}${u ? `  ${u}${cf.functionName ? '' : `:${cf.lineNumber + 1}`}` : ''}`;
-      fn.set(key, (fn.get(key) || 0) + dt);
-      const b = bucket(cf);
-      pkg.set(b, (pkg.get(b) || 0) + dt);
-      const seen = new Set();
-      for (let id = prof.samples[i]; id !== undefined; id = parentOf.get(id)) {
-        const f = byId.get(id).callFrame;
-        const fu = shortUrl(f.url);
-        if (!fu || fu.startsWith('node:')) continue;
-        const k = `${f.functionName || '(anonymous)'}  ${fu}:${f.lineNumber + 1}`;
-        if (seen.has(k)) continue;
-        seen.add(k);
-        incl.set(k, (incl.get(k) || 0) + dt);
-      }
-    }
-    const top = (m, n) =>
-      [...m.entries()]
-        .sort((a, b) => b[1] - a[1])
-        .slice(0, n)
-        .map(([k, v]) => ({ name: k, ms: Math.round(v / 100) / 10, pct: total ? Math.round((v / total) * 1000) / 10 : 0 }));
-    windows[w.kind] = {
-      startUs: w.startUs,
-      endUs: w.endUs,
-      totalMs: Math.round(total / 1000),
-      busyMs: Math.round((total - idle) / 1000),
-      topFunctions: top(fn, 20),
-      byPackage: top(pkg, 15),
-      topInclusive: top(incl, 25),
-    };
-  }
-  return { file, aligned, windows };
-}
-
-function shortUrl(url) {
-  if (!url) return '';
-  let u = url.replace(/^file:\/\//, '');
-  const nm = u.lastIndexOf('/node_modules/');
-  if (nm >= 0) return u.slice(nm + 1);
-  if (u.startsWith(ROOT + '/')) u = u.slice(ROOT.length + 1);
-  return u;
-}
-
-function bucket(cf) {
-  const special = ['(idle)', '(program)', '(garbage collector)', '(root)'];
-  if (special.includes(cf.functionName) && !cf.url) return cf.functionName;
-  const u = shortUrl(cf.url);
-  if (!u) return '(native / V8 builtins)';
-  if (u.startsWith('node:')) return 'node core';
-  if (u.startsWith('node_modules/')) {
-    const parts = u.split('/');
-    return parts[1].startsWith('@') ? `${parts[1]}/${parts[2]}` : parts[1];
-  }
-  const m = /^dist\/(apps\/[^/]+\/src\/[^/]+|libs\/[^/]+)/.exec(u);
-  if (m) return `modgate ${m[1].replace(/^apps\/registry\/src\//, '')}`;
-  return u;
-}
-
-function printProfile(profile) {
-  const out = ['', `CPU profile: ${path.relative(ROOT, profile.file)}${profile.aligned ? '' : ' (windows aligned on spawn time: approximate)'}`];
-  const show = (kind, nFn, nInc) => {
-    const w = profile.windows[kind];
-    if (!w) return;
-    out.push('');
-    out.push(`ModGate self time during ${kind} (${w.totalMs} ms sampled, ${w.busyMs} ms not idle):`);
-    out.push('  by package:');
-    for (const r of w.byPackage.slice(0, 12)) out.push(`    ${String(r.pct).padStart(5)}%  ${String(r.ms).padStart(8)} ms  ${r.name}`);
-    out.push(`  top ${nFn} functions (self time):`);
-    for (const r of w.topFunctions.slice(0, nFn)) out.push(`    ${String(r.pct).padStart(5)}%  ${String(r.ms).padStart(8)} ms  ${r.name}`);
-    if (nInc > 0) {
-      out.push(`  top ${nInc} JS frames by inclusive time (ModGate, Nest, Fastify, libraries; node core left out):`);
-      for (const r of w.topInclusive.slice(0, nInc)) out.push(`    ${String(r.pct).padStart(5)}%  ${String(r.ms).padStart(8)} ms  ${r.name}`);
-    }
-  };
-  show('.info load', 20, 15);
-  show('.zip load', 10, 0);
-  out.push('');
-  process.stdout.write(`${out.join('\n')}\n`);
-}
-
-// ---------------------------------------------------------------------------
 // Processes, cleanup
 
 const detachedChildren = new WeakSet();
 
+/**
+ * Registers a child for cleanup. A detached child leads its own process group
+ * with everything it forks (nginx workers, ModGate cluster workers): signals
+ * go to the whole group, and when the leader is gone anything left in the
+ * group is killed.
+ */
 function track(name, child, detached = true) {
   const entry = { name, child };
   if (detached && child.pid) detachedChildren.add(child);
   state.children.add(entry);
-  child.once('exit', () => state.children.delete(entry));
+  child.once('exit', () => {
+    state.children.delete(entry);
+    if (detached && child.pid) sweepGroup(name, child.pid);
+  });
   child.once('error', (err) => {
     state.children.delete(entry);
     log(`${name}: ${err.message}`);
@@ -882,6 +837,21 @@ async function stopChild(child, signal = 'SIGTERM', timeoutMs = 10_000) {
     log(`pid ${child.pid} did not stop on ${signal} within ${timeoutMs} ms; killing`);
     signalChild(child, 'SIGKILL');
     await Promise.race([exited, sleep(3000)]);
+  }
+}
+
+/** Right after a group leader we started exited: kill what is left of its group (orphaned workers). */
+function sweepGroup(name, pgid) {
+  try {
+    process.kill(-pgid, 0);
+  } catch {
+    return; // the group is empty
+  }
+  log(`${name}: processes of its group ${pgid} outlived it; killing them`);
+  try {
+    process.kill(-pgid, 'SIGKILL');
+  } catch {
+    /* gone meanwhile */
   }
 }
 
@@ -956,15 +926,21 @@ function installExitHandlers() {
 // Small helpers
 
 function httpGet(url, timeoutMs = 10_000) {
+  return httpRequest('GET', url, { timeoutMs });
+}
+
+function httpRequest(method, url, { headers = {}, body = null, timeoutMs = 10_000 } = {}) {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false }, (res) => {
+    const h = body == null ? headers : { ...headers, 'content-length': Buffer.byteLength(body) };
+    const req = http.request(url, { method, headers: h, agent: false }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
       res.on('error', reject);
     });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`GET ${url}: no answer within ${timeoutMs} ms`)));
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${url}: no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
+    req.end(body ?? undefined);
   });
 }
 
@@ -1005,6 +981,22 @@ function parseSeconds(v, dflt, name) {
     process.exit(2);
   }
   return Number(m[1]) * (m[2] === 'm' ? 60 : 1);
+}
+
+function parseWorkers(v, dflt) {
+  if (v === undefined || v === '') return dflt;
+  if (!/^[1-9]\d?$/.test(v.trim())) {
+    process.stderr.write('bench: BENCH_WORKERS: expected a number of ModGate processes, 1-99\n');
+    process.exit(2);
+  }
+  return Number(v.trim());
+}
+
+function randomBase62(n) {
+  const abc = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  let out = '';
+  for (let i = 0; i < n; i++) out += abc[crypto.randomInt(abc.length)];
+  return out;
 }
 
 const nowUs = () => Number(process.hrtime.bigint() / 1000n);
