@@ -59,6 +59,8 @@ const MAX_TOKEN_IDS = 10_000;
  */
 export class AuthenticationService {
   private readonly tokens: CredentialCache<TokenEntry | null>;
+  /** Authorization header → what it verified to; valid only while its token entry is cached (see recentlyVerified). */
+  private readonly verified = new Map<string, { publicId: string; entry: TokenEntry; login: string | null; api: boolean; identified: Identified }>();
   /** A private passport instance: the global one is shared by every app in the process (tests run two). */
   private readonly passport = new passport.Passport();
   private readonly publicIds = new Map<string, string>();
@@ -96,6 +98,8 @@ export class AuthenticationService {
    * cookie (see sessionCookie() for when it counts).
    */
   async identify(req: FastifyRequest): Promise<Identified> {
+    const fast = this.recentlyVerified(req);
+    if (fast) return fast;
     const header = parseAuthorization(req.headers.authorization);
     const cookie = header.kind === 'none' ? sessionCookie(req) : null;
     if (header.kind === 'none' && cookie === null) return ANONYMOUS_IDENTITY;
@@ -104,7 +108,7 @@ export class AuthenticationService {
     const login = header.kind === 'basic' ? header.login : null;
     this.throttle.check(ip, login);
     try {
-      const id = await this.check(cookie ?? header, api, ip);
+      const id = await this.check(cookie ?? header, api, ip, cookie === null ? req.headers.authorization : undefined);
       this.throttle.succeeded(login);
       return id;
     } catch (err) {
@@ -122,8 +126,36 @@ export class AuthenticationService {
     }
   }
 
+  /**
+   * The hot path: the same Authorization header verified moments ago, and its
+   * token entry still the one in the token cache (so a revocation, a disabled
+   * owner or any change, which drop that entry, end this shortcut at once).
+   * Skips parsing, base64 and the secret's hash; the throttle still applies.
+   * Keys are the raw header values: the process holds them per request
+   * anyway, and they live no longer than the token cache's entries.
+   */
+  private recentlyVerified(req: FastifyRequest): Identified | null {
+    const raw = req.headers.authorization;
+    if (raw === undefined) return null;
+    const v = this.verified.get(raw);
+    if (!v || this.tokens.peek(v.publicId) !== v.entry) return null;
+    const a = v.entry.auth;
+    if (a.expiresAt && a.expiresAt.getTime() <= Date.now()) return null;
+    const ip = req.ip ?? 'unknown';
+    this.throttle.check(ip, v.login);
+    if (!v.api !== !isApiRequest(req)) return null; // Basic is refused on /api: take the full path
+    this.usage.record(a.id, ip);
+    return v.identified;
+  }
+
+  private rememberVerified(raw: string | undefined, publicId: string, entry: TokenEntry, login: string | null, api: boolean, identified: Identified): void {
+    if (raw === undefined) return;
+    if (this.verified.size >= MAX_TOKEN_IDS) this.verified.clear();
+    this.verified.set(raw, { publicId, entry, login, api, identified });
+  }
+
   /** One presented credential: the Authorization header's, or (a string) the session cookie's value. */
-  private async check(cred: Credentials | string, api: boolean, ip: string): Promise<Identified> {
+  private async check(cred: Credentials | string, api: boolean, ip: string, raw?: string): Promise<Identified> {
     if (typeof cred === 'string') {
       if (!looksLikeJwt(cred)) throw new Rejected('cookie-invalid');
       return this.bySession(cred, 'cookie');
@@ -131,9 +163,9 @@ export class AuthenticationService {
     switch (cred.kind) {
       case 'basic':
         if (api) throw new Rejected('basic-on-api');
-        return this.byToken(cred.password, cred.login, ip);
+        return this.byToken(cred.password, cred.login, ip, raw, api);
       case 'bearer':
-        if (cred.value.startsWith('mg_')) return this.byToken(cred.value, null, ip);
+        if (cred.value.startsWith('mg_')) return this.byToken(cred.value, null, ip, raw, api);
         if (looksLikeJwt(cred.value)) return this.bySession(cred.value, 'jwt');
         throw new Rejected('malformed');
       default:
@@ -145,7 +177,7 @@ export class AuthenticationService {
     return this.principals.forUser(userId, via, token);
   }
 
-  private async byToken(value: string, login: string | null, ip: string): Promise<Identified> {
+  private async byToken(value: string, login: string | null, ip: string, raw?: string, api = false): Promise<Identified> {
     const parsed = parseToken(value);
     if (!parsed) throw new Rejected(login ? 'unknown' : 'malformed', { login });
     const prefix = tokenPrefix(parsed.publicId);
@@ -158,7 +190,9 @@ export class AuthenticationService {
     if (a.ownerDisabled || !entry.principal) throw new Rejected('disabled', { login: a.ownerLogin, prefix });
     if (login !== null && login !== a.ownerLogin) throw new Rejected('login-mismatch', { login, prefix });
     this.usage.record(a.id, ip);
-    return { principal: entry.principal, credential: { via: 'token', expiresAt: a.expiresAt } };
+    const identified: Identified = { principal: entry.principal, credential: { via: 'token', expiresAt: a.expiresAt } };
+    this.rememberVerified(raw, parsed.publicId, entry, login, api, identified);
+    return identified;
   }
 
   private async loadToken(publicId: string): Promise<TokenEntry | null> {

@@ -48,6 +48,13 @@ export class CredentialCache<V> {
     return p;
   }
 
+  /** The live cached value for key, without loading (undefined when absent, expired or caching is off). */
+  peek(key: string): V | undefined {
+    if (this.ttlMs <= 0 || !this.enabled()) return undefined;
+    const hit = this.entries.get(key);
+    return hit && hit.until > this.now() ? hit.value : undefined;
+  }
+
   /** Drops entries matching `pred` (all when omitted) and every load in flight. */
   invalidate(pred?: (key: string, value: V) => boolean): void {
     this.generation++;
