@@ -2,5 +2,6 @@
 // use this list, so no glob decides what runs.
 import { CreateModuleVersions1764100000000 } from './1764100000000-CreateModuleVersions';
 import { CreateIdentity1764200000000 } from './1764200000000-CreateIdentity';
+import { CreateModuleMods1764400000000 } from './1764400000000-CreateModuleMods';
 
-export const MIGRATIONS = [CreateModuleVersions1764100000000, CreateIdentity1764200000000];
+export const MIGRATIONS = [CreateModuleVersions1764100000000, CreateIdentity1764200000000, CreateModuleMods1764400000000];

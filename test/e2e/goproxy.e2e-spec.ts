@@ -2,13 +2,15 @@
 // module graph built by golang.org/x/mod, a local checksum database relayed
 // by ModGate, private modules that never leave it, then the upstream gone and
 // the build served from the cache in offline and fallback modes.
-import { adminNetrc, createBackends, startModgate, type Modgate, type SharedBackends } from '../support/modgate';
+import { adminBasicAuth, adminNetrc, createBackends, startModgate, type Modgate, type SharedBackends } from '../support/modgate';
 import { makeTestCA, type TestCA } from '../support/tls';
 import { buildModuleTree, findVersion, gosumLines, STD, standardUpstreamSpecs, type ModuleTree } from '../support/module-tree';
 import { startUpstream, type Upstream } from '../support/upstream-server';
 import { startSumdb, type Sumdb } from '../support/sumdb-server';
 import { makeGoEnv, readGoSum, type GoEnv } from '../support/go-env';
 import { seedVersions } from '../support/seed';
+import { httpCall } from '../support/http';
+import { readFileSync } from 'node:fs';
 
 const PRIVATE = 'corp.example.com/platform/tools';
 
@@ -159,6 +161,24 @@ describe('with the upstream up (strict mode)', () => {
 
     expect(upstream.requests.filter((q) => q.path.includes('corp.example.com'))).toEqual([]);
     expect(sumdb.requests.filter((p) => p.includes('corp.example.com'))).toEqual([]);
+  });
+
+  it('a .mod alone is cached without its zip; the zip comes later and must match it', async () => {
+    const base = `${modgate.url}/${STD.old}/@v/v1.0.0`;
+    const seen = (ext: string) => upstream.requests.filter((q) => q.path === `/${STD.old}/@v/v1.0.0.${ext}`).length;
+    const auth = { authorization: adminBasicAuth() };
+    const mod = await httpCall(`${base}.mod`, { headers: auth, caFile: ca.caFile });
+    expect(mod.status).toBe(200);
+    expect(mod.body.equals(readFileSync(findVersion(tree, STD.old, 'v1.0.0').modFile))).toBe(true);
+    expect([seen('info'), seen('mod'), seen('zip')]).toEqual([1, 1, 0]);
+    const ds = await backends.dataSource();
+    const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM module_mods mm JOIN modules m ON m.id = mm.module_id WHERE m.path = $1 AND mm.version = 'v1.0.0'`, [STD.old]);
+    expect(n).toBe(1);
+    expect((await httpCall(`${base}.info`, { headers: auth, caFile: ca.caFile })).status).toBe(200);
+    const zip = await httpCall(`${base}.zip`, { headers: auth, caFile: ca.caFile });
+    expect(zip.body.equals(readFileSync(findVersion(tree, STD.old, 'v1.0.0').zipFile))).toBe(true);
+    // The zip alone was fetched: .info and .mod were already known.
+    expect([seen('info'), seen('mod'), seen('zip')]).toEqual([1, 1, 1]);
   });
 
   it('stores each fetched version once with its upstream origin', async () => {

@@ -1,8 +1,10 @@
-import { GoModError } from '@modgate/gomod';
+import { GoModError, hashGoMod, parseGoMod } from '@modgate/gomod';
 import { GoproxyError } from '../common/goproxy-error';
 import { redact } from '../config/upstreams';
 import type { AppLogger } from '../logging/logger';
-import { IngestService, VersionConflict } from '../versions/ingest.service';
+import { IngestService, MAX_GOMOD_SIZE, VersionConflict } from '../versions/ingest.service';
+import type { ModRecord, ModuleModStore } from '../versions/module-mod.store';
+import type { Upstream } from '../config/upstreams';
 import type { VersionIndex } from '../versions/version-index';
 import type { VersionRecord } from '../versions/version-record';
 import type { ProxyMetrics } from './proxy.metrics';
@@ -22,12 +24,14 @@ export type VersionVerifier = (path: string, version: string, hashes: { zipHash:
  */
 export class CacheFillService {
   private readonly flights = new SingleFlight<VersionRecord>();
+  private readonly modFlights = new SingleFlight<ModRecord>();
 
   constructor(
     private readonly upstream: UpstreamClient,
     private readonly ingest: IngestService,
     private readonly index: VersionIndex,
     private readonly lock: VersionLock,
+    private readonly mods: ModuleModStore,
     private readonly metrics: ProxyMetrics,
     private readonly log: AppLogger,
     private readonly verify: VersionVerifier | null = null,
@@ -45,20 +49,59 @@ export class CacheFillService {
     );
   }
 
+  /**
+   * A public version's .info and .mod only (what graph resolution reads):
+   * checked and kept in module_mods, so the zip is fetched only when asked for.
+   */
+  fillMod(path: string, version: string): Promise<ModRecord> {
+    const key = `${path}@${version}`;
+    return this.modFlights.do(key, () => this.lock.withLock(`mod ${key}`, async () => {
+      // Another process may have stored it (or the whole version) meanwhile.
+      const stored = await this.mods.find(path, version);
+      if (stored) return stored;
+      try {
+        const meta = await this.fetchMeta(path, version);
+        const r = await this.mods.insertOnce({ path, version, time: meta.time, mod: meta.mod, modHash: hashGoMod(meta.mod) }, redact(meta.upstream.url));
+        this.metrics.fills.inc({ outcome: 'mod-stored' });
+        return r;
+      } catch (err) {
+        this.metrics.fills.inc({ outcome: err instanceof UpstreamError && err.failure.kind === 'not-found' ? 'not-found' : 'failed' });
+        throw translate(err, path, version);
+      }
+    }));
+  }
+
+  /** .info then .mod from the first upstream that has the version; checked before anything is kept. */
+  private async fetchMeta(path: string, version: string): Promise<{ upstream: Upstream; time: Date | null; mod: Buffer }> {
+    const info = await this.upstream.get(path, UpstreamClient.versionSuffix(version, 'info'));
+    const time = parseInfo(info.data, path, version);
+    const mod = await this.upstream.get(path, UpstreamClient.versionSuffix(version, 'mod'), info.upstream);
+    if (mod.data.length > MAX_GOMOD_SIZE) throw new GoproxyError('bad-upstream', `upstream .mod for ${path}@${version} is larger than 16 MiB; nothing was cached`);
+    let declared: string | null;
+    try {
+      declared = parseGoMod(mod.data).module;
+    } catch (err) {
+      if (err instanceof GoModError) throw new GoproxyError('bad-upstream', `upstream .mod for ${path}@${version} is not a go.mod (${err.message}); nothing was cached`);
+      throw err;
+    }
+    if (declared !== path) throw new GoproxyError('bad-upstream', `upstream .mod for ${path}@${version} declares module "${declared ?? ''}"; nothing was cached`);
+    return { upstream: info.upstream, time, mod: mod.data };
+  }
+
   private async fetchAndStore(path: string, version: string): Promise<VersionRecord> {
     const started = Date.now();
     try {
-      const info = await this.upstream.get(path, UpstreamClient.versionSuffix(version, 'info'));
-      const time = parseInfo(info.data, path, version);
-      const mod = await this.upstream.get(path, UpstreamClient.versionSuffix(version, 'mod'), info.upstream);
-      const zip = await this.upstream.open(path, UpstreamClient.versionSuffix(version, 'zip'), info.upstream);
+      // What clients were already served (.info, .mod) is what the zip must match.
+      const known = await this.mods.find(path, version);
+      const meta = known ? null : await this.fetchMeta(path, version);
+      const zip = await this.upstream.open(path, UpstreamClient.versionSuffix(version, 'zip'), meta?.upstream);
       const { record } = await this.ingest.ingest({
         path,
         version,
-        time,
-        mod: mod.data,
+        time: known ? known.time : meta!.time,
+        mod: known ? known.mod : meta!.mod,
         zip: zip.body,
-        origin: { kind: 'upstream', name: redact(info.upstream.url) },
+        origin: { kind: 'upstream', name: redact(zip.upstream.url) },
         verify: this.verify ? (h) => this.verify!(path, version, h) : undefined,
       });
       this.metrics.fills.inc({ outcome: 'stored' });

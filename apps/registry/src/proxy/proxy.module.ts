@@ -11,6 +11,7 @@ import { SumdbService } from '../sumdb/sumdb.service';
 import { IngestService } from '../versions/ingest.service';
 import { ModuleVersionRepository } from '../versions/module-version.repository';
 import { VersionIndex } from '../versions/version-index';
+import { ModuleModStore } from '../versions/module-mod.store';
 import { VersionsModule } from '../versions/versions.module';
 import { CacheFillService } from './cache-fill.service';
 import { ModCache } from './mod-cache';
@@ -44,14 +45,14 @@ const MAX_CONCURRENT_FILLS = 16;
     },
     {
       provide: CacheFillService,
-      inject: [UpstreamClient, IngestService, VersionIndex, VersionLock, ProxyMetrics, LOGGER],
-      useFactory: (u: UpstreamClient, i: IngestService, idx: VersionIndex, l: VersionLock, m: ProxyMetrics, log: AppLogger) =>
-        new CacheFillService(u, i, idx, l, m, log),
+      inject: [UpstreamClient, IngestService, VersionIndex, VersionLock, ModuleModStore, ProxyMetrics, LOGGER],
+      useFactory: (u: UpstreamClient, i: IngestService, idx: VersionIndex, l: VersionLock, ms: ModuleModStore, m: ProxyMetrics, log: AppLogger) =>
+        new CacheFillService(u, i, idx, l, ms, m, log),
     },
     { provide: ModCache, useValue: new ModCache() },
     {
       provide: ProxyService,
-      inject: [ENV, VersionIndex, ModuleVersionRepository, CacheFillService, UpstreamClient, BLOB_STORE, ModCache, OwnedPaths, ProxyMetrics],
+      inject: [ENV, VersionIndex, ModuleVersionRepository, CacheFillService, UpstreamClient, BLOB_STORE, ModCache, ModuleModStore, OwnedPaths, ProxyMetrics],
       useFactory: (
         env: Env,
         idx: VersionIndex,
@@ -60,9 +61,10 @@ const MAX_CONCURRENT_FILLS = 16;
         up: UpstreamClient,
         blobs: BlobStore,
         mods: ModCache,
+        modStore: ModuleModStore,
         owned: OwnedPaths,
         m: ProxyMetrics,
-      ) => new ProxyService(env, idx, repo, fill, up, blobs, mods, owned, m),
+      ) => new ProxyService(env, idx, repo, fill, up, blobs, mods, modStore, owned, m),
     },
     {
       provide: SumdbService,

@@ -5,6 +5,7 @@ import type { Env } from '../config/env';
 import type { ModuleVersionRepository } from '../versions/module-version.repository';
 import type { VersionIndex } from '../versions/version-index';
 import type { VersionRecord } from '../versions/version-record';
+import type { ModRecord, ModuleModStore } from '../versions/module-mod.store';
 import type { CacheFillService } from './cache-fill.service';
 import { ModCache } from './mod-cache';
 import type { OwnedPaths } from './owned-paths';
@@ -21,7 +22,7 @@ import { latestOf, listable } from './version-choice';
  * through on, every upstream failure a 502/504 with a reason.
  */
 export class ProxyService {
-  private readonly infoBodies = new WeakMap<VersionRecord, Buffer>();
+  private readonly infoBodies = new WeakMap<VersionRecord | ModRecord, Buffer>();
 
   constructor(
     private readonly env: Env,
@@ -31,20 +32,21 @@ export class ProxyService {
     private readonly upstream: UpstreamClient,
     private readonly blobs: BlobStore,
     private readonly mods: ModCache,
+    private readonly modStore: ModuleModStore,
     private readonly owned: OwnedPaths,
     private readonly metrics: ProxyMetrics,
   ) {}
 
   async info(path: string, version: string): Promise<ProxyReply> {
     if (!isCanonicalVersion(version)) return this.revisionInfo(path, version);
-    const v = await this.version(path, version);
+    const v = await this.meta(path, version);
     const body = this.infoBody(v);
-    return { kind: 'info', contentType: JSON_TYPE, body, size: body.length, etag: `"${v.zipHash}.info"`, immutable: true };
+    return { kind: 'info', contentType: JSON_TYPE, body, size: body.length, etag: `"${v.modHash}.info"`, immutable: true };
   }
 
   async mod(path: string, version: string): Promise<ProxyReply> {
-    const v = await this.version(path, version);
-    const data = await this.mods.get(v, () => this.blobs.read(v.modKey));
+    const v = await this.meta(path, version);
+    const data = 'mod' in v ? v.mod : await this.mods.get(v, () => this.blobs.read(v.modKey));
     return { kind: 'mod', contentType: TEXT, body: data, size: data.length, etag: `"${v.modHash}"`, immutable: true };
   }
 
@@ -88,6 +90,28 @@ export class ProxyService {
     return { kind: 'latest', contentType: JSON_TYPE, body, size: body.length, immutable: false };
   }
 
+  /**
+   * What .info and .mod need: a stored version, or its go.mod alone
+   * (module_mods), fetched from upstream now without the zip; 404 when it
+   * cannot exist here.
+   */
+  private async meta(path: string, version: string): Promise<VersionRecord | ModRecord> {
+    const hot = this.index.peek(path, version) ?? this.modStore.peek(path, version);
+    if (hot) {
+      this.metrics.cacheHit();
+      return hot;
+    }
+    checkVersionOr404(path, version);
+    const stored = (await this.index.find(path, version)) ?? (await this.modStore.find(path, version));
+    if (stored) {
+      this.metrics.cacheHit();
+      return stored;
+    }
+    this.metrics.cacheMiss();
+    if (!this.mayAskUpstream(path)) throw this.notHeld(path, version);
+    return this.fallbackOnOutage(path, version, () => this.fill.fillMod(path, version));
+  }
+
   /** A stored version, or one filled from upstream now; 404 when it cannot exist here. */
   private async version(path: string, version: string): Promise<VersionRecord> {
     const hot = this.index.peek(path, version);
@@ -95,12 +119,7 @@ export class ProxyService {
       this.metrics.cacheHit();
       return hot;
     }
-    try {
-      checkModuleVersion(path, version);
-    } catch (err) {
-      if (err instanceof GoModError) throw new GoproxyError('not-found', `not found: ${err.message}`);
-      throw err;
-    }
+    checkVersionOr404(path, version);
     const stored = await this.index.find(path, version);
     if (stored) {
       this.metrics.cacheHit();
@@ -108,8 +127,13 @@ export class ProxyService {
     }
     this.metrics.cacheMiss();
     if (!this.mayAskUpstream(path)) throw this.notHeld(path, version);
+    return this.fallbackOnOutage(path, version, () => this.fill.fill(path, version));
+  }
+
+  /** In fallback mode an unreachable upstream means "not here" (404), not a failure. */
+  private async fallbackOnOutage<T>(path: string, version: string, fill: () => Promise<T>): Promise<T> {
     try {
-      return await this.fill.fill(path, version);
+      return await fill();
     } catch (err) {
       if (this.env.networkMode === 'fallback' && err instanceof GoproxyError && (err.kind === 'bad-upstream' || err.kind === 'upstream-timeout') && /unreachable|stalled|within|answered 5/.test(err.message)) {
         throw new GoproxyError('not-found', `not found: ${path}@${version} is not cached and the upstream is unavailable`);
@@ -162,13 +186,22 @@ export class ProxyService {
   }
 
   /** The .info bytes of a stored version, made once (stored versions never change). */
-  private infoBody(v: VersionRecord): Buffer {
+  private infoBody(v: VersionRecord | ModRecord): Buffer {
     let body = this.infoBodies.get(v);
     if (!body) {
       body = Buffer.from(JSON.stringify(v.time ? { Version: v.version, Time: rfc3339(v.time) } : { Version: v.version }));
       this.infoBodies.set(v, body);
     }
     return body;
+  }
+}
+
+function checkVersionOr404(path: string, version: string): void {
+  try {
+    checkModuleVersion(path, version);
+  } catch (err) {
+    if (err instanceof GoModError) throw new GoproxyError('not-found', `not found: ${err.message}`);
+    throw err;
   }
 }
 

@@ -7,19 +7,21 @@ import { BLOB_STORE } from '../core.module';
 import { LOGGER, AppLogger } from '../logging/logger';
 import { IngestService } from './ingest.service';
 import { ModuleVersionRepository } from './module-version.repository';
+import { ModuleModStore } from './module-mod.store';
 import { VersionIndex } from './version-index';
 
 @Module({
   providers: [
     { provide: ModuleVersionRepository, inject: [DataSource], useFactory: (ds: DataSource) => new ModuleVersionRepository(ds) },
     { provide: VersionIndex, inject: [ModuleVersionRepository], useFactory: (r: ModuleVersionRepository) => new VersionIndex(r) },
+    { provide: ModuleModStore, inject: [DataSource], useFactory: (ds: DataSource) => new ModuleModStore(ds) },
     {
       provide: IngestService,
       inject: [ModuleVersionRepository, BLOB_STORE, VersionIndex, ENV],
       useFactory: (r: ModuleVersionRepository, b: BlobStore, i: VersionIndex, env: Env) => new IngestService(r, b, i, join(env.dataDir, 'tmp')),
     },
   ],
-  exports: [ModuleVersionRepository, VersionIndex, IngestService],
+  exports: [ModuleVersionRepository, VersionIndex, IngestService, ModuleModStore],
 })
 export class VersionsModule implements OnApplicationBootstrap {
   constructor(
