@@ -18,7 +18,7 @@ const ABSENT = new Set(['ENOENT', 'ENOTDIR', 'EISDIR']);
  * there or not at all, even across a power loss. A process killed mid-put can
  * leave an orphan in `.tmp`; it is never visible as a key.
  */
-const READ_CHUNK = 1 << 20;
+const READ_CHUNK = 256 << 10;
 
 export class FsBlobStore implements BlobStore {
   readonly kind = 'fs';
@@ -62,7 +62,8 @@ export class FsBlobStore implements BlobStore {
       const info = await file.stat();
       if (!info.isFile()) throw new BlobNotFound(key);
       if (range && range.start >= info.size) throw new BlobRangeNotSatisfiable(key, range);
-      // 1 MiB reads: a 24 MiB zip in 24 syscalls instead of 384 (64 KiB default).
+      // 256 KiB reads: 4x fewer syscalls than the 64 KiB default; 1 MiB chunks
+      // measured no faster and far less steady (GC of large buffers).
       const window = range ? { start: range.start, end: Math.min(range.end, info.size - 1) } : {};
       const body = file.createReadStream({ ...window, highWaterMark: READ_CHUNK });
       return { body, size: info.size };
