@@ -14,6 +14,7 @@ import { DataSource } from 'typeorm';
 import { CurrentPrincipal, Public, RequireRole, RequireScope } from '../../apps/registry/src/auth/auth.decorators';
 import { noCredentialsMessage } from '../../apps/registry/src/auth/auth-messages';
 import { AuthModule } from '../../apps/registry/src/auth/auth.module';
+import { AuthEvents } from '../../apps/registry/src/identity/auth-events';
 import { AuthenticationService } from '../../apps/registry/src/auth/authentication.service';
 import { SCOPES, type Principal, type Scope } from '../../apps/registry/src/auth/principal';
 import { SessionTokensService } from '../../apps/registry/src/auth/session-tokens.service';
@@ -354,6 +355,8 @@ describe('the listening connection', () => {
     expect(before).toBe(2);
     await a.ds.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'modgate-auth-listen' AND datname = current_database()`);
     await eventually(async () => (await listeners())[0].n === 2);
+    // Listening again (and the reconnect's invalidate-all done) in both, before warming B's cache.
+    await eventually(async () => a.app.get(AuthEvents).listening && b.app.get(AuthEvents).listening);
     await b.auth.authenticate(req(basic('lena', token)));
     await expectCachedIn(b, () => b.auth.authenticate(req(basic('lena', token))));
     await a.tokens.revoke(tokenId, admin);
