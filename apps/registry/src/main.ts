@@ -4,7 +4,7 @@ import { ConfigError, loadEnv } from './config/env';
 import { makeLogger } from './logging/logger';
 import { startRegistry } from './bootstrap';
 import { BootstrapAdmin } from './identity/bootstrap-admin';
-import { clientSetupLines } from './start-page/client-setup';
+import { clientSetupLines, plainHttpWarning } from './start-page/client-setup';
 
 async function main(): Promise<void> {
   let env;
@@ -29,6 +29,7 @@ async function main(): Promise<void> {
     `ModGate is listening on ${registry.url}${registry.embedded ? ` (embedded PostgreSQL, data in ${env.dataDir})` : ''}`,
     'Point Go at it:',
     ...clientSetupLines(env, registry.url).map((l) => `  ${l}`),
+    ...plainHttpWarning(env, registry.url).map((l) => `  ${l}`),
     // First start only: the admin token, printed here once and never logged.
     ...registry.app.get(BootstrapAdmin).takeBannerLines(registry.url).map((l) => `  ${l}`),
     '',

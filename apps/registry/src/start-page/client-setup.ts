@@ -12,6 +12,18 @@ export function clientSetupLines(env: Env, url: string): string[] {
   return lines;
 }
 
+/**
+ * Over plain http the go command never sends credentials (.netrc or URL), so
+ * a registry that requires them is unusable from Go until it serves https.
+ */
+export function plainHttpWarning(env: Env, url: string): string[] {
+  if (!url.startsWith('http:')) return [];
+  return [
+    'Note: the go command sends credentials only over https. Serve TLS (MODGATE_TLS_CERT, MODGATE_TLS_KEY) or put',
+    `ModGate behind an https proxy (MODGATE_PUBLIC_URL)${env.anonymousRead ? '' : '; until then only MODGATE_ANONYMOUS_READ=true lets go read public modules here'}.`,
+  ];
+}
+
 export function registryUrl(env: Env, boundPort: number): string {
   if (env.publicUrl) return env.publicUrl;
   const host = env.host === '0.0.0.0' || env.host === '::' ? 'localhost' : env.host;
