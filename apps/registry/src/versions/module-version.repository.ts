@@ -1,5 +1,4 @@
 import { DataSource } from 'typeorm';
-import { ModuleVersionRow } from '../database/entities';
 import { NewVersion, VersionRecord } from './version-record';
 
 /**
@@ -70,9 +69,6 @@ export class ModuleVersionRepository {
     return first ? toRecord(first) : null;
   }
 }
-
-// Kept for TypeORM's metadata (entities are registered for migrations and tooling).
-export const MODULE_VERSION_ENTITY = ModuleVersionRow;
 
 const SELECT = `
   SELECT m.path, v.version, v.version_time, v.mod_size, v.zip_size, v.mod_hash, v.zip_hash,
