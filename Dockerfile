@@ -13,4 +13,6 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 USER node
 EXPOSE 8080
-CMD ["node", "dist/apps/registry/src/main.js"]
+# A larger young generation: request and stream garbage is short-lived, and
+# scavenges with the default 16 MiB semi-space cost a quarter of the CPU.
+CMD ["node", "--max-semi-space-size=32", "dist/apps/registry/src/main.js"]

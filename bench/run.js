@@ -48,6 +48,9 @@ const { formatProfile, summariseProfile } = require('./lib/profile');
 const { childPids, machineCpu, treeCpu } = require('./lib/procfs');
 const { parseWrk, runWrk } = require('./lib/wrk');
 
+// V8 flags of ModGate's start script (package.json "start"), given to the
+// bare Fastify reference too so both run with the same young generation.
+const NODE_FLAGS = (/node ((?:--\S+ )*)dist\//.exec(require('../package.json').scripts.start)?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
 const ROOT = path.resolve(__dirname, '..');
 const MAIN = path.join(ROOT, 'dist/apps/registry/src/main.js');
 const RESULTS_DIR = path.join(__dirname, 'results');
@@ -412,7 +415,8 @@ async function startModGate(label, { dbUrl, dataDir, blobsDir, upstream, adminTo
     MODGATE_BOOTSTRAP_ADMIN_TOKEN: adminToken,
   });
   // Cluster workers inherit the primary's execArgv, so --cpu-prof profiles each of them.
-  const args = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, MAIN] : [MAIN];
+  // The same V8 flags as `npm start` (package.json), so the bench measures ModGate as shipped.
+  const args = [...NODE_FLAGS, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), MAIN];
   log(`starting ModGate[${label}] (MODGATE_WORKERS=${workers}, log level ${logLevel}${profileDir ? ', --cpu-prof' : ''}) on port ${port}`);
   const spawnedAtUs = nowUs();
   const child = track(`ModGate[${label}]`, spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', fd, fd], detached: true }));
@@ -487,7 +491,7 @@ http {
 async function startFastifyCeiling(infoHeaders) {
   const env = { ...process.env, BENCH_ROUTE: URL_PATHS.info, BENCH_BODY: INFO_JSON, BENCH_HEADERS: JSON.stringify(infoHeaders) };
   log('starting bare Fastify');
-  const child = track('fastify', spawn(process.execPath, [__filename, '--fastify-ceiling'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'], detached: true }));
+  const child = track('fastify', spawn(process.execPath, [...NODE_FLAGS, __filename, '--fastify-ceiling'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'], detached: true }));
   const port = await new Promise((resolve, reject) => {
     let buf = '';
     const t = setTimeout(() => reject(new Error('bare Fastify did not start within 15 s')), 15_000);
