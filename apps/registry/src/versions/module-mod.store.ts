@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import { moduleIdFor } from './module-version.repository';
 
 /** A public version's go.mod and .info time, stored before (or without) its zip. */
 export interface ModRecord {
@@ -42,10 +43,7 @@ export class ModuleModStore {
   /** Stores the row unless one exists; returns the stored row (a concurrent writer's wins). */
   async insertOnce(r: ModRecord, origin: string): Promise<ModRecord> {
     const stored = await this.ds.transaction(async (em) => {
-      const [{ id }] = await em.query(
-        `INSERT INTO modules (path) VALUES ($1) ON CONFLICT (path) DO UPDATE SET path = EXCLUDED.path RETURNING id`,
-        [r.path],
-      );
+      const id = await moduleIdFor(em, r.path);
       await em.query(
         `INSERT INTO module_mods (module_id, version, version_time, mod, mod_hash, origin) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (module_id, version) DO NOTHING`,

@@ -1,4 +1,4 @@
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { NewVersion, VersionRecord } from './version-record';
 
 /**
@@ -37,12 +37,7 @@ export class ModuleVersionRepository {
    */
   async insertVersionOnce(v: NewVersion): Promise<{ inserted: boolean; record: VersionRecord }> {
     return this.ds.transaction(async (em) => {
-      const [{ id: moduleId }] = await em.query(
-        `INSERT INTO modules (path) VALUES ($1)
-         ON CONFLICT (path) DO UPDATE SET path = EXCLUDED.path
-         RETURNING id`,
-        [v.path],
-      );
+      const moduleId = await moduleIdFor(em, v.path);
       const inserted = await em.query(
         `INSERT INTO module_versions
            (module_id, version, version_time, mod_size, zip_size, mod_hash, zip_hash, mod_key, zip_key, origin_kind, origin)
@@ -68,6 +63,20 @@ export class ModuleVersionRepository {
     const first = Array.isArray(rows[0]) ? rows[0][0] : rows[0];
     return first ? toRecord(first) : null;
   }
+}
+
+/**
+ * The modules row's id for a path, created if missing (inside the caller's
+ * transaction). DO UPDATE rather than DO NOTHING so RETURNING always yields it.
+ */
+export async function moduleIdFor(em: Pick<EntityManager, 'query'>, path: string): Promise<string> {
+  const [{ id }] = await em.query(
+    `INSERT INTO modules (path) VALUES ($1)
+     ON CONFLICT (path) DO UPDATE SET path = EXCLUDED.path
+     RETURNING id`,
+    [path],
+  );
+  return id;
 }
 
 const SELECT = `
