@@ -3,5 +3,6 @@
 import { CreateModuleVersions1764100000000 } from './1764100000000-CreateModuleVersions';
 import { CreateIdentity1764200000000 } from './1764200000000-CreateIdentity';
 import { CreateModuleMods1764400000000 } from './1764400000000-CreateModuleMods';
+import { CreatePublishing1764500000000 } from './1764500000000-CreatePublishing';
 
-export const MIGRATIONS = [CreateModuleVersions1764100000000, CreateIdentity1764200000000, CreateModuleMods1764400000000];
+export const MIGRATIONS = [CreateModuleVersions1764100000000, CreateIdentity1764200000000, CreateModuleMods1764400000000, CreatePublishing1764500000000];

@@ -8,6 +8,7 @@ import { HealthModule } from './health/health.module';
 import { IdentityModule } from './identity/identity.module';
 import { OidcModule } from './oidc/oidc.module';
 import { ProxyModule } from './proxy/proxy.module';
+import { PublishModule } from './publish/publish.module';
 import { StartPageModule } from './start-page/start-page.module';
 import { VersionsModule } from './versions/versions.module';
 
@@ -17,7 +18,7 @@ export class AppModule {
     return {
       module: AppModule,
       // ProxyModule last: its catch-all GOPROXY route must not shadow the others.
-      imports: [CoreModule.forRoot(deps), IdentityModule, AuthModule, OidcModule, VersionsModule, HealthModule, StartPageModule, AdminModule, ProxyModule],
+      imports: [CoreModule.forRoot(deps), IdentityModule, AuthModule, OidcModule, VersionsModule, HealthModule, StartPageModule, AdminModule, PublishModule, ProxyModule],
       providers: [{ provide: APP_FILTER, useClass: GoproxyErrorFilter }],
     };
   }

@@ -178,7 +178,7 @@ export function moduleLineMatches(data: Buffer | Uint8Array | string, path: stri
  * semver.Compare, as cmd/go's CheckRetractions does), and the first
  * non-empty rationale of the matching directives.
  */
-export function isRetracted(version: string, retract: ParsedGoMod['retract']): { retracted: boolean; rationale: string } {
+export function isRetracted(version: string, retract: readonly Retraction[]): { retracted: boolean; rationale: string } {
   const hits = retract.filter((r) => compare(r.low, version) <= 0 && compare(version, r.high) <= 0);
   return { retracted: hits.length > 0, rationale: hits.find((r) => r.rationale !== '')?.rationale ?? '' };
 }
@@ -199,4 +199,13 @@ export function shortMessage(message: string, emptyDefault: string): string {
     if (!graphicOrSpaceRE.test(c)) return '(message omitted: contains non-printable characters)';
   }
   return message;
+}
+
+/**
+ * The go.mod the go command serves for a version whose zip has none
+ * (modfetch's legacyGoMod): `module <path>` and a newline. A valid module
+ * path never needs modfile.AutoQuote's quoting.
+ */
+export function syntheticGoMod(path: string): Buffer {
+  return Buffer.from(`module ${path}\n`);
 }

@@ -12,6 +12,7 @@ export const ERROR_STATUS = {
   gone: 410,
   conflict: 409,
   'too-large': 413,
+  unprocessable: 422,
   'range-not-satisfiable': 416,
   'too-many-requests': 429,
   internal: 500,

@@ -12,7 +12,7 @@ import type { OwnedPaths } from './owned-paths';
 import { JSON_TYPE, ProxyReply, TEXT } from './proxy-reply';
 import type { ProxyMetrics } from './proxy.metrics';
 import { UpstreamClient, UpstreamError } from './upstream.client';
-import { latestOf, listable } from './version-choice';
+import { latestOf, listable } from '../versions/version-choice';
 
 /**
  * The GOPROXY read path. Each method tells its story in order: what is
@@ -84,7 +84,7 @@ export class ProxyService {
       }
     }
     const stored = await this.repo.listVersions(path);
-    const best = latestOf(stored.map((v) => v.version));
+    const best = latestOf(stored);
     if (!best) throw this.notHeld(path);
     const body = this.infoBody(stored.find((v) => v.version === best)!);
     return { kind: 'latest', contentType: JSON_TYPE, body, size: body.length, immutable: false };
@@ -108,7 +108,7 @@ export class ProxyService {
       return stored;
     }
     this.metrics.cacheMiss();
-    if (!this.mayAskUpstream(path)) throw this.notHeld(path, version);
+    if (!this.mayAskUpstream(path)) throw await this.missing(path, version);
     return this.fallbackOnOutage(path, version, () => this.fill.fillMod(path, version));
   }
 
@@ -126,7 +126,7 @@ export class ProxyService {
       return stored;
     }
     this.metrics.cacheMiss();
-    if (!this.mayAskUpstream(path)) throw this.notHeld(path, version);
+    if (!this.mayAskUpstream(path)) throw await this.missing(path, version);
     return this.fallbackOnOutage(path, version, () => this.fill.fill(path, version));
   }
 
@@ -175,6 +175,13 @@ export class ProxyService {
       throw new GoproxyError('not-found', `not found: ${what} is not cached and the upstream is unavailable`);
     }
     throw new GoproxyError(err.failure.timeout ? 'upstream-timeout' : 'bad-upstream', `${what}: ${err.message}`);
+  }
+
+  /** A version that is not stored: 410 with the reason when an admin deleted it, else 404. */
+  private async missing(path: string, version: string): Promise<GoproxyError> {
+    const t = this.owned.owns(path) ? await this.repo.findTombstone(path, version) : null;
+    if (t) return new GoproxyError('gone', `gone: ${path}@${version} was deleted from this registry on ${t.deletedAt.toISOString().slice(0, 10)} by ${t.deletedBy}: ${t.reason}`);
+    return this.notHeld(path, version);
   }
 
   private notHeld(path: string, version?: string): GoproxyError {

@@ -12,6 +12,7 @@ import {
   escapeVersion,
   hashGoMod,
   parseGoMod,
+  syntheticGoMod,
 } from '@modgate/gomod';
 import type { BlobStore } from '@modgate/storage';
 import { ModuleVersionRepository } from './module-version.repository';
@@ -25,18 +26,29 @@ export interface IngestInput {
   readonly path: string;
   readonly version: string;
   readonly time: Date | null;
-  /** The bytes that `.mod` will serve (the zip's go.mod, or `module <path>` when it has none). */
-  readonly mod: Buffer;
+  /**
+   * The bytes that `.mod` will serve. Absent (publishing): the zip's go.mod,
+   * or `module <path>` when it has none, as the go command synthesises it.
+   */
+  readonly mod?: Buffer;
   readonly zip: NodeJS.ReadableStream;
   readonly origin: { kind: VersionRecord['originKind']; name: string };
+  /** The publishing account (publish only). */
+  readonly publisherId?: string | null;
   /** Runs after the hashes are known and before anything is stored (e.g. checksum-database verification). */
   readonly verify?: (hashes: { zipHash: string; modHash: string }) => Promise<void>;
 }
 
 /** The same version was offered with other content: versions never change. */
 export class VersionConflict extends Error {
-  constructor(readonly existing: VersionRecord) {
-    super(`${existing.path}@${existing.version} is already stored with other content (${existing.zipHash}); versions are immutable`);
+  constructor(
+    readonly existing: VersionRecord,
+    readonly offered: { zipHash: string; modHash: string },
+  ) {
+    super(
+      `${existing.path}@${existing.version} is already stored as ${existing.zipHash} and the upload is ${offered.zipHash}; ` +
+        'published versions never change: publish a new version',
+    );
     this.name = 'VersionConflict';
   }
 }
@@ -55,19 +67,27 @@ export class IngestService {
   ) {}
 
   async ingest(input: IngestInput): Promise<{ record: VersionRecord; created: boolean }> {
-    const { path, version, mod } = input;
+    const { path, version } = input;
     checkModuleVersion(path, version);
-    checkGoMod(path, mod);
+    if (input.mod) checkGoMod(path, input.mod);
 
     await mkdir(this.tmpDir, { recursive: true });
     const spool = join(this.tmpDir, `${randomUUID()}.zip`);
     try {
       const zipSize = await spoolBounded(input.zip, spool, MAX_ZIP_SIZE);
       const zip = await checkModuleZip(spool, path, version);
-      if (zip.goMod !== null && !zip.goMod.equals(mod)) {
+      let mod = input.mod;
+      if (!mod) {
+        if (zip.goMod !== null && version.endsWith('+incompatible')) {
+          throw new GoModError('invalid-version', `${path}@${version}: +incompatible is only for versions without a go.mod, and this zip has one; drop "+incompatible" or use a /v${version.slice(1, version.indexOf('.'))} module path`);
+        }
+        mod = zip.goMod ?? syntheticGoMod(path);
+        checkGoMod(path, mod);
+      } else if (zip.goMod !== null && !zip.goMod.equals(mod)) {
         throw new GoModError('invalid-zip', `go.mod in the zip of ${path}@${version} differs from the .mod file`);
       }
       const hashes = { zipHash: zip.h1, modHash: hashGoMod(mod) };
+      const { retract, deprecated } = parseGoMod(mod);
       await input.verify?.(hashes);
 
       const existing = await this.repo.findVersion(path, version);
@@ -89,6 +109,9 @@ export class IngestService {
           ...keys,
           originKind: input.origin.kind,
           origin: input.origin.name,
+          publisherId: input.publisherId ?? null,
+          retract,
+          deprecated,
         });
         stored = inserted;
         if (!inserted) return { record: this.sameOrConflict(record, hashes), created: false };
@@ -103,7 +126,7 @@ export class IngestService {
   }
 
   private sameOrConflict(existing: VersionRecord, h: { zipHash: string; modHash: string }): VersionRecord {
-    if (existing.zipHash !== h.zipHash || existing.modHash !== h.modHash) throw new VersionConflict(existing);
+    if (existing.zipHash !== h.zipHash || existing.modHash !== h.modHash) throw new VersionConflict(existing, h);
     this.index.remember(existing);
     return existing;
   }
