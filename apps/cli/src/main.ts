@@ -5,9 +5,11 @@
  */
 import { Command } from 'commander';
 import { registerLoginCommand } from './commands/login.command';
+import { registerPublishCommand } from './commands/publish.command';
 
 const program = new Command('modgate').description('ModGate, the private Go module registry: command line client');
 registerLoginCommand(program);
+registerPublishCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`modgate: ${err instanceof Error ? err.message : String(err)}\n`);
