@@ -39,7 +39,7 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  await ds.query('TRUNCATE module_versions, module_mods, modules');
+  await ds.query('TRUNCATE module_versions, module_mods, version_tombstones, modules');
   for await (const k of blobs.list('')) await blobs.delete(k);
 });
 

@@ -22,6 +22,12 @@ export interface ZipCheckLimits {
   maxUncompressed?: number;
   maxGoMod?: number;
   maxLicense?: number;
+  /**
+   * Also refuse what zip.Create would never write (publishing): directory
+   * entries, which enter the h1 hash, and files in vendored packages, which
+   * CreateFromDir leaves out. Upstream zips are checked as CheckZip does.
+   */
+  asCreated?: boolean;
 }
 
 export interface ZipCheckResult {
@@ -50,6 +56,7 @@ const fsRead = promisify(read);
 export async function checkModuleZip(zipFile: string, path: string, version: string, opts: ZipCheckLimits = {}): Promise<ZipCheckResult> {
   checkModuleVersion(path, version);
   const limits: Required<ZipCheckLimits> = {
+    asCreated: opts.asCreated ?? false,
     maxZipSize: opts.maxZipSize ?? MAX_ZIP_FILE,
     maxUncompressed: opts.maxUncompressed ?? MAX_ZIP_FILE,
     maxGoMod: opts.maxGoMod ?? MAX_GO_MOD,
@@ -147,6 +154,10 @@ class ZipChecker {
     // The entry named exactly "<prefix>" is skipped by CheckZip but, ending in
     // "/", still hashed (as empty) by HashZip.
     if (rest !== '') this.checkName(rest, isDir);
+    if (isDir && this.limits.asCreated) throw invalid(`zip entry ${quote(rest || full)}: directory entries are not allowed (zip.Create writes files only; they would change the h1: hash)`);
+    if (!isDir && this.limits.asCreated && isVendoredPackage(rest)) {
+      throw invalid(`zip entry ${quote(rest)}: file is in a vendor directory, which the go command leaves out of module zips (only vendor/modules.txt and files directly in vendor/ may be included)`);
+    }
     if (isDir) return this.directory(e, full, rest || full);
     this.checkRegular(e, rest);
     this.checkSizes(e, rest);
@@ -308,6 +319,19 @@ export class CollisionChecker {
       isDir = true;
     }
   }
+}
+
+/**
+ * zip's isVendoredPackage, with its bug kept (golang.org/issue/31562): for
+ * "x/vendor/..." it looks for a slash from offset 8 of the whole name, not
+ * after "/vendor/". Fixing it would change existing modules' checksums.
+ */
+export function isVendoredPackage(name: string): boolean {
+  let i: number;
+  if (name.startsWith('vendor/')) i = 'vendor/'.length;
+  else if (name.includes('/vendor/')) i = '/vendor/'.length;
+  else return false;
+  return name.slice(i).includes('/');
 }
 
 /** Whether Go's path.Clean(p) === p. */

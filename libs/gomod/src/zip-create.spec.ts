@@ -8,7 +8,8 @@ import * as yauzl from 'yauzl';
 import { gotool, gotoolTry } from '../../../test/support/gotool';
 import { GoModError } from './errors';
 import { checkModuleZip } from './zip-check';
-import { checkModuleFiles, createModuleZip, createModuleZipFromDir, isVendoredPackage, listModuleDir } from './zip-create';
+import { checkModuleFiles, createModuleZip, createModuleZipFromDir, listModuleDir } from './zip-create';
+import { isVendoredPackage } from './zip-check';
 
 let tmp: string;
 let seq = 0;

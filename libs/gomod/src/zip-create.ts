@@ -11,7 +11,7 @@ import * as yazl from 'yazl';
 import { GoModError } from './errors';
 import { H1Builder } from './h1-hash';
 import { checkFilePath, checkModuleVersion, foldPath } from './module-path';
-import { CollisionChecker, isCleanPath, MAX_GO_MOD, MAX_LICENSE, MAX_ZIP_FILE } from './zip-check';
+import { CollisionChecker, isCleanPath, isVendoredPackage, MAX_GO_MOD, MAX_LICENSE, MAX_ZIP_FILE } from './zip-check';
 
 export type SourceFileType = 'file' | 'dir' | 'symlink' | 'other';
 
@@ -230,19 +230,6 @@ async function checkFiles(files: ModuleSourceFile[]): Promise<{ checked: Checked
     valid.push({ file: f, size: info.size });
   }
   return { checked, valid };
-}
-
-/**
- * zip's isVendoredPackage, with its bug kept (golang.org/issue/31562): for
- * "x/vendor/..." it looks for a slash from offset 8 of the whole name, not
- * after "/vendor/". Fixing it would change existing modules' checksums.
- */
-export function isVendoredPackage(name: string): boolean {
-  let i: number;
-  if (name.startsWith('vendor/')) i = 'vendor/'.length;
-  else if (name.includes('/vendor/')) i = '/vendor/'.length;
-  else return false;
-  return name.slice(i).includes('/');
 }
 
 /**

@@ -75,7 +75,9 @@ export class IngestService {
     const spool = join(this.tmpDir, `${randomUUID()}.zip`);
     try {
       const zipSize = await spoolBounded(input.zip, spool, MAX_ZIP_SIZE);
-      const zip = await checkModuleZip(spool, path, version);
+      // A published zip must be one zip.Create could have written; cached
+      // ones are taken as the go command takes them (CheckZip).
+      const zip = await checkModuleZip(spool, path, version, { asCreated: input.origin.kind === 'publish' });
       let mod = input.mod;
       if (!mod) {
         if (zip.goMod !== null && version.endsWith('+incompatible')) {
