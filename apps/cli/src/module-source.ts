@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { compare, isCanonicalVersion, parseGoMod, splitPathVersion } from '@modgate/gomod';
+import { checkModuleVersion, compare, isCanonicalVersion, parseGoMod, splitPathVersion } from '@modgate/gomod';
 
 const run = promisify(execFile);
 
@@ -59,7 +59,8 @@ export async function gitRelease(dir: string, modulePath: string): Promise<GitRe
   const tags = (await git('tag', '--points-at', 'HEAD')).split('\n').map((t) => t.trim()).filter(Boolean);
   const candidates = tags
     .flatMap((tag) => prefixes.filter((p) => tag.startsWith(p)).map((p) => ({ tag, version: tag.slice(p.length) })))
-    .filter((c) => isCanonicalVersion(c.version));
+    // A tag of another major version (v2.0.0 on the commit of a v1 module) is not this module's.
+    .filter((c) => isCanonicalVersion(c.version) && fitsModule(modulePath, c.version));
   if (candidates.length === 0) {
     const want = `${prefix}vX.Y.Z`;
     throw new Error(`no version tag at HEAD${tags.length ? ` (it has ${tags.join(', ')})` : ''}: tag it with "git tag ${want}" or pass --version`);
@@ -76,4 +77,13 @@ export async function gitRelease(dir: string, modulePath: string): Promise<GitRe
   }
   // Run in a subdirectory, git archive writes paths relative to it.
   return { version: best.version, tag: best.tag, time, dir: out, cleanup: () => rm(out, { recursive: true, force: true }) };
+}
+
+function fitsModule(path: string, version: string): boolean {
+  try {
+    checkModuleVersion(path, version);
+    return true;
+  } catch {
+    return false;
+  }
 }
