@@ -21,7 +21,8 @@ export function setupOpenApi(app: NestFastifyApplication): void {
   const config = new DocumentBuilder()
     .setTitle('ModGate admin API')
     .setDescription(
-      'Users, service accounts, teams, members, OIDC group mappings, access rules and API tokens. ' +
+      'Users, service accounts, teams, members, OIDC group mappings, access rules and API tokens; ' +
+        'publishing (PUT /api/v1/modules/<module>/@v/<version> with the module zip) and the module catalogue. ' +
         'Lists take ?limit (1–200, default 50) and ?offset and answer {items, total, limit, offset}; ' +
         'errors answer {code, message} with a stable code (bad-request, unauthorized, forbidden, not-found, conflict, …).',
     )
