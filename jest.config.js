@@ -8,6 +8,7 @@ const base = {
   moduleNameMapper: {
     '^@modgate/gomod$': '<rootDir>/libs/gomod/src',
     '^@modgate/storage$': '<rootDir>/libs/storage/src',
+    '^@modgate/auditlog$': '<rootDir>/libs/auditlog/src',
   },
   rootDir: __dirname,
 };

@@ -11,6 +11,11 @@
  *   - a bare Fastify app answering .info from memory: the ceiling for Node
  *   - ModGate again with MODGATE_LOG_LEVEL=info: the cost of the access log
  *   - ModGate once more as a single process (MODGATE_WORKERS=1): .info
+ *   - publishing, on the main ModGate after its read runs: three ~50 MiB module
+ *     zips PUT to /api/v1/modules/<module>/@v/<version> (MiB/s, and the peak VmRSS
+ *     growth of its processes during each upload), then the published version's
+ *     .info under wrk with Basic credentials and right after it the cached public
+ *     .info again with the same credentials (the pair for the ratio)
  * Server CPU is read from /proc for the whole process tree (a ModGate primary
  * and its workers; nginx master and workers).
  *
@@ -32,6 +37,11 @@
  *   BENCH_KEEP_TMP=1     keep the temp dir (logs) for inspection
  *   BENCH_UPSTREAM_ZIP_DELAY_MS  delay before the local upstream sends .zip bytes (default 300;
  *                        works around a fill bug, see startUpstream)
+ *   BENCH_ONLY           comma-separated sections to run (default all): read (ModGate anonymous
+ *                        .info/.mod/.zip), auth (.info with Basic credentials), publish (uploads and
+ *                        the published .info; implies auth, its baseline), nginx, fastify, log-info,
+ *                        single. The main ModGate always starts and fills (its headers feed fastify).
+ *                        E.g. BENCH_ONLY=publish
  *
  * Also used internally: `node bench/run.js --fastify-ceiling` (the bare Fastify child).
  */
@@ -46,6 +56,7 @@ const path = require('node:path');
 const { pipeline } = require('node:stream/promises');
 const { formatProfile, summariseProfile } = require('./lib/profile');
 const { childPids, machineCpu, treeCpu } = require('./lib/procfs');
+const { buildModuleZip, getHashed, putFile, startRssSampler } = require('./lib/publish');
 const { parseWrk, runWrk } = require('./lib/wrk');
 
 // V8 flags of ModGate's start script (package.json "start"), given to the
@@ -66,6 +77,19 @@ const URL_PATHS = {
   zip: `/${MODULE}/@v/${VERSION}.zip`,
 };
 
+// Publishing: private modules are the paths under MODGATE_PRIVATE (set for every ModGate run).
+const PRIVATE_PREFIX = 'corp.example.com';
+const PUB_MODULE = `${PRIVATE_PREFIX}/bench/big`;
+const PUB_GO_MOD = `module ${PUB_MODULE}\n\ngo 1.19\n`;
+const PUB_VERSIONS = ['v1.0.0', 'v1.0.1', 'v1.0.2']; // one zip each: the zip's prefix names the version
+const PUB_BLOBS = 5; // × 10 MiB of random bytes, stored: each zip is ~50 MiB
+const PUB_BLOB_BYTES = 10 << 20;
+const PUB_RSS_INTERVAL_MS = 20;
+const PUB_BASELINE_MS = 300; // VmRSS sampled this long before each upload: its median is the baseline
+const PUB_INFO_PATH = `/${PUB_MODULE}/@v/${PUB_VERSIONS[0]}.info`;
+
+const SECTIONS = ['read', 'auth', 'publish', 'nginx', 'fastify', 'log-info', 'single'];
+const ONLY = parseSections(process.env.BENCH_ONLY);
 const QUICK = process.env.BENCH_QUICK === '1';
 const DURATION = QUICK ? 3 : parseSeconds(process.env.BENCH_DURATION, 10, 'BENCH_DURATION');
 const WARMUP = parseSeconds(process.env.BENCH_WARMUP, QUICK ? 1 : 2, 'BENCH_WARMUP');
@@ -79,9 +103,18 @@ const CONNS_SMALL = 64;
 const CONNS_ZIP = 8;
 const NGINX_WORKERS = 2;
 const OTHER_CPU_WARN = 0.1; // cores used outside the benchmark during a run that make it worth a note
-const AIMS = { infoVsNginx: 0.5, zipVsNginx: 0.8, authVsAnonymous: 0.9 };
-/** Targets in the table; the main ModGate runs MODGATE_WORKERS=WORKERS, as do AUTH and LOG_INFO. */
-const T = { MG: 'ModGate', AUTH: 'ModGate (Basic auth)', LOG_INFO: 'ModGate (log=info)', SINGLE: 'ModGate (1 process)', NGINX: 'nginx', FASTIFY: 'fastify' };
+const AIMS = { infoVsNginx: 0.5, zipVsNginx: 0.8, authVsAnonymous: 0.9, publishRssGrowthMaxMiB: 64 };
+/** Targets in the table; the main ModGate runs MODGATE_WORKERS=WORKERS, as do AUTH, PUBLISHED and LOG_INFO. */
+const T = {
+  MG: 'ModGate',
+  AUTH: 'ModGate (Basic auth)',
+  PUBLISHED: 'ModGate (published, Basic auth)',
+  AUTH_PAIRED: 'ModGate (Basic auth, after publish)',
+  LOG_INFO: 'ModGate (log=info)',
+  SINGLE: 'ModGate (1 process)',
+  NGINX: 'nginx',
+  FASTIFY: 'fastify',
+};
 
 // ---------------------------------------------------------------------------
 // Orchestration
@@ -101,9 +134,10 @@ const state = {
 
 async function main() {
   installExitHandlers();
-  const runCount = 10; // mg info/auth info/mod/zip, nginx info/mod/zip, fastify info, mg info (log info), mg info (1 process)
+  const runCount = 12; // mg info/auth info/mod/zip/published info/auth info again, nginx info/mod/zip, fastify info, mg info (log info), mg info (1 process)
   const startCount = 5; // three ModGate, nginx, Fastify
-  const budgetMs = runCount * (DURATION + WARMUP + 20) * 1000 + startCount * 60_000 + 120_000;
+  const publishMs = 120_000; // building and uploading the zips, reading them back
+  const budgetMs = runCount * (DURATION + WARMUP + 20) * 1000 + startCount * 60_000 + publishMs + 120_000;
   const watchdog = setTimeout(() => {
     log(`watchdog: the benchmark did not finish within ${Math.round(budgetMs / 1000)} s; stopping`);
     state.failures.push('timed out');
@@ -115,6 +149,7 @@ async function main() {
   const runs = [];
   let profile = null;
   const extra = { modgateProcesses: {} };
+  let uploadWindow = null;
   try {
     preflight();
     state.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'modgate-bench-'));
@@ -138,6 +173,7 @@ async function main() {
 
     const profileDir = PROFILE ? path.join(RESULTS_DIR, 'profiles', stamp()) : null;
     if (profileDir) fs.mkdirSync(profileDir, { recursive: true });
+    if (ONLY.size < SECTIONS.length) log(`BENCH_ONLY: ${SECTIONS.filter(want).join(', ')}`);
 
     // The admin of the throwaway database: registered at the first start, then
     // used once, to create the personal access token the authenticated run sends.
@@ -150,55 +186,79 @@ async function main() {
     extra.modgateProcesses.main = { primary: mg.pid, workers: mg.workerPids };
     const warm = await warmAndVerify(mg.url, files);
     extra.modgateInfoHeaders = warm.infoHeaders;
-    const auth = await prepareAuth(mg.url, adminToken, files);
-    extra.auth = auth.report;
+    const auth = want('auth') ? await prepareAuth(mg.url, adminToken, files) : null;
+    if (auth) extra.auth = auth.report;
     state.upstreamBaseline = extra.upstreamRequestsDuringWarm = state.upstream.requests();
-    runs.push(await measure(T.MG, 'info', mg, CONNS_SMALL));
-    runs.push(await measure(T.AUTH, 'info', mg, CONNS_SMALL, auth.headers));
-    runs.push(await measure(T.MG, 'mod', mg, CONNS_SMALL));
-    runs.push(await measure(T.MG, 'zip', mg, CONNS_ZIP));
+    if (want('read')) runs.push(await measure(T.MG, 'info', mg, CONNS_SMALL));
+    if (want('auth')) runs.push(await measure(T.AUTH, 'info', mg, CONNS_SMALL, auth.headers));
+    if (want('read')) runs.push(await measure(T.MG, 'mod', mg, CONNS_SMALL));
+    if (want('read')) runs.push(await measure(T.MG, 'zip', mg, CONNS_ZIP));
     await verifyBytes('ModGate (after the load)', mg.url, files);
-    await verifyOne('ModGate (Basic auth, after the load)', mg.url, 'info', files.info, auth.headers);
+    if (auth) await verifyOne('ModGate (Basic auth, after the load)', mg.url, 'info', files.info, auth.headers);
+
+    // 1b. Publishing on the same processes, after their read runs (the uploads
+    //     do not disturb those): the zips, then the published .info under load
+    //     with the credentials of the Basic-auth run, and the cached public
+    //     .info once more right after it, same credentials: the ratio compares
+    //     two neighbouring runs, not ones minutes and 150 MiB of uploads apart.
+    if (want('publish')) {
+      const pub = await publishRun(mg, adminToken, auth.headers);
+      extra.publish = pub.report;
+      uploadWindow = pub.window;
+      runs.push(await measure(T.PUBLISHED, 'info', mg, CONNS_SMALL, auth.headers, PUB_INFO_PATH));
+      await verifyPublishedInfo('ModGate (published .info, after the load)', mg.url, auth.headers, pub.info);
+      runs.push(await measure(T.AUTH_PAIRED, 'info', mg, CONNS_SMALL, auth.headers));
+      await verifyOne('ModGate (Basic auth, after publish and the load)', mg.url, 'info', files.info, auth.headers);
+    }
     await stopChild(mg.child, 'SIGTERM', 20_000);
     checkNoUpstreamDuringLoad(mg.name);
 
     // 2. nginx on the same files.
-    const ngx = await startNginx(dirs);
-    await verifyBytes('nginx', ngx.url, files);
-    runs.push(await measure(T.NGINX, 'info', ngx, CONNS_SMALL));
-    runs.push(await measure(T.NGINX, 'mod', ngx, CONNS_SMALL));
-    runs.push(await measure(T.NGINX, 'zip', ngx, CONNS_ZIP));
-    await stopChild(ngx.child, 'SIGQUIT', 10_000);
+    if (want('nginx')) {
+      const ngx = await startNginx(dirs);
+      await verifyBytes('nginx', ngx.url, files);
+      runs.push(await measure(T.NGINX, 'info', ngx, CONNS_SMALL));
+      runs.push(await measure(T.NGINX, 'mod', ngx, CONNS_SMALL));
+      runs.push(await measure(T.NGINX, 'zip', ngx, CONNS_ZIP));
+      await stopChild(ngx.child, 'SIGQUIT', 10_000);
+    }
 
     // 3. Bare Fastify: .info from memory with ModGate's headers.
-    const fst = await startFastifyCeiling(warm.infoHeaders);
-    await verifyBytes('fastify', fst.url, files, ['info']);
-    runs.push(await measure(T.FASTIFY, 'info', fst, CONNS_SMALL));
-    await stopChild(fst.child, 'SIGTERM', 10_000);
+    if (want('fastify')) {
+      const fst = await startFastifyCeiling(warm.infoHeaders);
+      await verifyBytes('fastify', fst.url, files, ['info']);
+      runs.push(await measure(T.FASTIFY, 'info', fst, CONNS_SMALL));
+      await stopChild(fst.child, 'SIGTERM', 10_000);
+    }
 
     // 4. ModGate with the access log on (info level), same workers, store and database.
-    const mgInfo = await startModGate('log-info', { ...mgEnv, workers: WORKERS, logLevel: 'info', profileDir: null });
-    extra.modgateProcesses.logInfo = { primary: mgInfo.pid, workers: mgInfo.workerPids };
-    await verifyBytes('ModGate (log info)', mgInfo.url, files, ['info']);
-    const logBefore = fs.statSync(mgInfo.logFile).size;
-    const infoRun = await measure(T.LOG_INFO, 'info', mgInfo, CONNS_SMALL);
-    await stopChild(mgInfo.child, 'SIGTERM', 20_000);
-    checkNoUpstreamDuringLoad(mgInfo.name);
-    const logBytes = fs.statSync(mgInfo.logFile).size - logBefore;
-    infoRun.logBytesPerRequest = infoRun.requests > 0 ? Math.round(logBytes / (infoRun.requests + infoRun.warmupRequests)) : null;
-    runs.push(infoRun);
+    if (want('log-info')) {
+      const mgInfo = await startModGate('log-info', { ...mgEnv, workers: WORKERS, logLevel: 'info', profileDir: null });
+      extra.modgateProcesses.logInfo = { primary: mgInfo.pid, workers: mgInfo.workerPids };
+      await verifyBytes('ModGate (log info)', mgInfo.url, files, ['info']);
+      const logBefore = fs.statSync(mgInfo.logFile).size;
+      const infoRun = await measure(T.LOG_INFO, 'info', mgInfo, CONNS_SMALL);
+      await stopChild(mgInfo.child, 'SIGTERM', 20_000);
+      checkNoUpstreamDuringLoad(mgInfo.name);
+      const logBytes = fs.statSync(mgInfo.logFile).size - logBefore;
+      infoRun.logBytesPerRequest = infoRun.requests > 0 ? Math.round(logBytes / (infoRun.requests + infoRun.warmupRequests)) : null;
+      runs.push(infoRun);
+    }
 
     // 5. ModGate as one process (MODGATE_WORKERS=1), .info only.
-    const mg1 = await startModGate('single', { ...mgEnv, workers: 1, logLevel: 'warn', profileDir: null });
-    extra.modgateProcesses.single = { primary: mg1.pid, workers: mg1.workerPids };
-    await verifyBytes('ModGate (1 process)', mg1.url, files, ['info']);
-    runs.push(await measure(T.SINGLE, 'info', mg1, CONNS_SMALL));
-    await verifyBytes('ModGate (1 process, after the load)', mg1.url, files, ['info']);
-    await stopChild(mg1.child, 'SIGTERM', 20_000);
-    checkNoUpstreamDuringLoad(mg1.name);
+    if (want('single')) {
+      const mg1 = await startModGate('single', { ...mgEnv, workers: 1, logLevel: 'warn', profileDir: null });
+      extra.modgateProcesses.single = { primary: mg1.pid, workers: mg1.workerPids };
+      await verifyBytes('ModGate (1 process)', mg1.url, files, ['info']);
+      runs.push(await measure(T.SINGLE, 'info', mg1, CONNS_SMALL));
+      await verifyBytes('ModGate (1 process, after the load)', mg1.url, files, ['info']);
+      await stopChild(mg1.child, 'SIGTERM', 20_000);
+      checkNoUpstreamDuringLoad(mg1.name);
+    }
 
     if (profileDir) {
       const windows = runs.filter((r) => r.server === mg.name).map((r) => ({ kind: profileWindow(r), startUs: r.window.startUs, endUs: r.window.endUs }));
+      if (uploadWindow) windows.push({ kind: 'publish uploads', ...uploadWindow });
       profile = summariseProfile({ profileDir, root: ROOT, primaryPid: mg.pid, workers: WORKERS, spawnedAtUs: mg.spawnedAtUs, windows, log });
     }
   } catch (err) {
@@ -212,8 +272,11 @@ async function main() {
   }
   const finishedAt = new Date();
   const ratios = computeRatios(runs);
-  if (runs.length > 0) printReport(runs, ratios);
-  if (profile) process.stdout.write(`${formatProfile(profile, ROOT, [['.info load', 20, 15], ['.info (Basic auth) load', 10, 10], ['.zip load', 10, 0]])}\n`);
+  if (runs.length > 0 || extra.publish) printReport(runs, ratios, extra.publish);
+  if (profile) {
+    const show = [['.info load', 20, 15], ['.info (Basic auth) load', 10, 10], ['.zip load', 10, 0], ['.info (published, Basic auth) load', 10, 0], ['publish uploads', 15, 10]];
+    process.stdout.write(`${formatProfile(profile, ROOT, show)}\n`);
+  }
   writeResults({ startedAt, finishedAt, runs, ratios, profile, extra });
   await cleanup();
   clearTimeout(watchdog);
@@ -224,7 +287,8 @@ async function main() {
   process.exit(0);
 }
 
-const profileWindow = (r) => `.${r.kind}${r.target === T.AUTH ? ' (Basic auth)' : ''} load`;
+const PROFILE_WINDOW_SUFFIX = { [T.AUTH]: ' (Basic auth)', [T.PUBLISHED]: ' (published, Basic auth)', [T.AUTH_PAIRED]: ' (Basic auth, after publish)' };
+const profileWindow = (r) => `.${r.kind}${PROFILE_WINDOW_SUFFIX[r.target] ?? ''} load`;
 
 /** ModGate must serve the warm cache: any upstream request after the warm-up is a miss. */
 function checkNoUpstreamDuringLoad(name) {
@@ -413,6 +477,8 @@ async function startModGate(label, { dbUrl, dataDir, blobsDir, upstream, adminTo
     MODGATE_ANONYMOUS_READ: 'true',
     // Registers the user "admin" with this token when the database has no admin (the first start).
     MODGATE_BOOTSTRAP_ADMIN_TOKEN: adminToken,
+    // Paths the registry owns: the publish run uploads under it.
+    MODGATE_PRIVATE: PRIVATE_PREFIX,
   });
   // Cluster workers inherit the primary's execArgv, so --cpu-prof profiles each of them.
   // The same V8 flags as `npm start` (package.json), so the bench measures ModGate as shipped.
@@ -601,10 +667,141 @@ async function prepareAuth(url, adminToken, files) {
 }
 
 // ---------------------------------------------------------------------------
+// Publishing
+
+/**
+ * Builds one ~50 MiB zip per version (not timed) and PUTs it, streamed from
+ * disk, with the bootstrap admin's token (all scopes). VmRSS of every process
+ * of the ModGate tree is sampled for PUB_BASELINE_MS before the upload (the
+ * baseline: the median) and during it (the peak), every PUB_RSS_INTERVAL_MS;
+ * growth is peak − baseline of the process that grew most (the worker that
+ * took the upload). Each answer must be 201 with the h1: hash of the files
+ * and the zip's size; afterwards the versions must read back byte for byte
+ * with the Basic credentials of the authenticated run, and the private path
+ * must refuse anonymous reads (401: the read path really checks them).
+ */
+async function publishRun(mg, adminToken, readHeaders) {
+  const dir = path.join(state.tmp, 'publish');
+  fs.mkdirSync(dir, { recursive: true });
+  const headers = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/zip' };
+  const uploads = [];
+  const zips = [];
+  let window = null;
+  await sleep(1000); // let the processes settle after the read runs before the first baseline
+  for (const version of PUB_VERSIONS) {
+    const zip = await buildModuleZip(path.join(dir, `${version}.zip`), { modulePath: PUB_MODULE, version, goMod: PUB_GO_MOD, blobs: PUB_BLOBS, blobBytes: PUB_BLOB_BYTES });
+    zips.push(zip);
+    const url = `${mg.url}/api/v1/modules/${PUB_MODULE}/@v/${version}`;
+    const sampler = startRssSampler(mg.child.pid, PUB_RSS_INTERVAL_MS);
+    await sleep(PUB_BASELINE_MS);
+    sampler.mark();
+    const startUs = nowUs();
+    let res;
+    let rss;
+    try {
+      res = await putFile(url, zip.file, headers);
+    } finally {
+      rss = sampler.stop();
+    }
+    const endUs = nowUs();
+    window = { startUs: window ? window.startUs : startUs, endUs };
+    const text = res.body.toString('utf8');
+    if (res.status !== 201) throw new Error(`PUT ${url} answered ${res.status} (want 201): ${text.slice(0, 300)}`);
+    let doc;
+    try {
+      doc = JSON.parse(text);
+    } catch {
+      throw new Error(`PUT ${url} answered 201 without JSON: ${text.slice(0, 100)}`);
+    }
+    if (doc.zipHash !== zip.h1) throw new Error(`PUT ${url}: zipHash ${doc.zipHash}, want ${zip.h1} (the h1: of the files uploaded)`);
+    if (doc.zipSize !== zip.size) throw new Error(`PUT ${url}: zipSize ${doc.zipSize}, want ${zip.size}`);
+    const top = rss.perPid.filter((p) => p.growth != null).sort((a, b) => b.growth - a.growth)[0] ?? null;
+    // The process that took the upload: the busiest during it (it reads, hashes and checks 50 MiB).
+    const handler = rss.perPid.filter((p) => p.cpuSeconds != null).sort((a, b) => b.cpuSeconds - a.cpuSeconds)[0] ?? null;
+    const seconds = res.ms / 1000;
+    const u = {
+      version,
+      status: res.status,
+      zipBytes: zip.size,
+      seconds,
+      bytesPerSec: zip.size / seconds,
+      mibPerSec: zip.size / seconds / 1048576,
+      mbPerSec: zip.size / seconds / 1e6,
+      rssGrowthMiB: top ? top.growth / 1048576 : null,
+      rssGrowthPid: top ? top.pid : null,
+      rssTreeGrowthMiB: rss.tree.growth == null ? null : rss.tree.growth / 1048576,
+      handlerPid: handler ? handler.pid : null,
+      handlerCpuSeconds: handler ? handler.cpuSeconds : null,
+      handlerRssGrowthMiB: handler ? mibOrNull(handler.growth) : null,
+      rssSamples: rss.samples,
+      rss: rss.perPid.map((p) => ({ pid: p.pid, baselineMiB: mibOrNull(p.baseline), peakMiB: mibOrNull(p.peak), growthMiB: mibOrNull(p.growth), cpuSeconds: p.cpuSeconds })),
+      zipHash: doc.zipHash,
+    };
+    uploads.push(u);
+    log(`published ${PUB_MODULE}@${version}: ${mib(zip.size)} MiB in ${seconds.toFixed(2)} s (${fmt(u.mibPerSec, 1)} MiB/s), VmRSS +${fmt(u.rssGrowthMiB, 1)} MiB (pid ${u.rssGrowthPid}; tree +${fmt(u.rssTreeGrowthMiB, 1)} MiB, ${rss.samples} samples; taken by pid ${u.handlerPid}, ${fmt(u.handlerCpuSeconds, 2)} s CPU, +${fmt(u.handlerRssGrowthMiB, 1)} MiB)`);
+  }
+
+  // Read back: anonymous refused, then every version's .zip and the first one's .info and .mod with the credentials.
+  const anon = await httpGet(`${mg.url}${PUB_INFO_PATH}`);
+  if (anon.status !== 401) fail(`ModGate answered ${anon.status} to an anonymous read of the published ${PUB_INFO_PATH} (want 401): the private read path does not check credentials`);
+  for (const zip of zips) {
+    const r = await getHashed(`${mg.url}/${PUB_MODULE}/@v/${zip.version}.zip`, readHeaders);
+    if (r.status !== 200 || r.sha256 !== zip.sha256) {
+      throw new Error(`ModGate answered the published ${zip.version}.zip with ${r.status}, ${r.bytes} bytes, sha256 ${r.sha256.slice(0, 16)} (want 200, ${zip.size} bytes, ${zip.sha256.slice(0, 16)}): ${r.status === 200 ? '' : r.text}`);
+    }
+    fs.rmSync(zip.file, { force: true });
+  }
+  const mod = await httpRequest('GET', `${mg.url}/${PUB_MODULE}/@v/${PUB_VERSIONS[0]}.mod`, { headers: readHeaders });
+  if (mod.status !== 200 || mod.body.toString('utf8') !== PUB_GO_MOD) throw new Error(`ModGate answered the published .mod with ${mod.status}: ${JSON.stringify(mod.body.toString('utf8').slice(0, 200))}`);
+  const info = await verifyPublishedInfo('ModGate (published .info)', mg.url, readHeaders, null);
+  log(`published versions read back (.zip ×${zips.length}, .mod, .info ${info.toString('utf8')}); anonymous .info: ${anon.status}`);
+  // ~300 MiB were written (zips, spools, blobs): flush them now, not during the .info run that follows.
+  spawnSync('sync', [], { timeout: 60_000, stdio: 'ignore' });
+
+  const rates = uploads.map((u) => u.mibPerSec).sort((a, b) => a - b);
+  const medianMibPerSec = rates[Math.floor(rates.length / 2)];
+  const growths = uploads.map((u) => u.rssGrowthMiB).filter((x) => x != null);
+  // The same processes over the whole run: peak of any upload minus the baseline before the first.
+  const first = uploads[0]?.rss ?? [];
+  const sinceFirst = first.map((p0) => Math.max(...uploads.map((u) => u.rss.find((p) => p.pid === p0.pid)?.peakMiB ?? -Infinity)) - p0.baselineMiB).filter(Number.isFinite);
+  const report = {
+    module: PUB_MODULE,
+    route: `PUT /api/v1/modules/${PUB_MODULE}/@v/<version>`,
+    credentials: 'Bearer <bootstrap admin token>',
+    client: 'node:http, streamed from a file, Content-Length set, one fresh connection per upload',
+    rssSampleIntervalMs: PUB_RSS_INTERVAL_MS,
+    rssBaselineMs: PUB_BASELINE_MS,
+    uploads,
+    medianMibPerSec,
+    medianMbPerSec: (medianMibPerSec * 1048576) / 1e6,
+    maxRssGrowthMiB: growths.length ? Math.max(...growths) : null,
+    rssGrowthSinceFirstBaselineMiB: sinceFirst.length ? Math.max(...sinceFirst) : null,
+    readBack: { anonymousInfoStatus: anon.status, zips: zips.length, mod: true, info: JSON.parse(info.toString('utf8')) },
+  };
+  return { report, info, window };
+}
+
+/** The published .info with the credentials: 200, JSON of the first version; the same bytes as `expected` when given. */
+async function verifyPublishedInfo(name, url, headers, expected) {
+  const r = await httpRequest('GET', `${url}${PUB_INFO_PATH}`, { headers });
+  const text = r.body.toString('utf8');
+  if (r.status !== 200) throw new Error(`${name} answered ${r.status}: ${text.slice(0, 300)}`);
+  let doc = null;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    /* checked below */
+  }
+  if (!doc || doc.Version !== PUB_VERSIONS[0] || typeof doc.Time !== 'string') throw new Error(`${name} returned ${JSON.stringify(text.slice(0, 200))}, want {"Version":"${PUB_VERSIONS[0]}","Time":…}`);
+  if (expected && !r.body.equals(expected)) throw new Error(`${name} returned ${JSON.stringify(text)}, earlier ${JSON.stringify(expected.toString('utf8'))}`);
+  return r.body;
+}
+
+// ---------------------------------------------------------------------------
 // wrk
 
-async function measure(target, kind, server, connections, headers = {}) {
-  const url = `${server.url}${URL_PATHS[kind]}`;
+async function measure(target, kind, server, connections, headers = {}, urlPath = URL_PATHS[kind]) {
+  const url = `${server.url}${urlPath}`;
   const timeout = kind === 'zip' ? '30s' : '5s';
   const wrk = (seconds) => runWrk({ url, threads: THREADS, connections, seconds, timeout, headers }, (child) => track('wrk', child, false));
   let warmupRequests = 0;
@@ -689,10 +886,17 @@ function computeRatios(runs) {
     zipVsNginx: ratio(get(T.MG, 'zip'), get(T.NGINX, 'zip'), 'transferBytesPerSec'),
     authVsAnonymous: ratio(get(T.AUTH, 'info'), mgInfo, 'requestsPerSec'),
     infoLogInfoVsWarn: ratio(get(T.LOG_INFO, 'info'), mgInfo, 'requestsPerSec'),
+    // A published (private) version's .info against the cached public one, both with the same
+    // Basic credentials: the run right after it (the pair), and the Basic-auth run of the start.
+    publishedInfoVsCachedAuth: ratio(get(T.PUBLISHED, 'info'), get(T.AUTH_PAIRED, 'info'), 'requestsPerSec'),
+    publishedInfoVsCachedAuthEarlier: ratio(get(T.PUBLISHED, 'info'), get(T.AUTH, 'info'), 'requestsPerSec'),
+    publishedInfoVsCachedAnonymous: ratio(get(T.PUBLISHED, 'info'), mgInfo, 'requestsPerSec'),
     // Server CPU per .info request (µs), the same work measured as cost rather than rate.
     infoCpuUsPerRequest: {
       modgate: cpu(T.MG),
       modgateAuth: cpu(T.AUTH),
+      modgatePublished: cpu(T.PUBLISHED),
+      modgateAuthAfterPublish: cpu(T.AUTH_PAIRED),
       modgateLogInfo: cpu(T.LOG_INFO),
       modgateSingle: cpu(T.SINGLE),
       nginx: cpu(T.NGINX),
@@ -701,7 +905,7 @@ function computeRatios(runs) {
   };
 }
 
-function printReport(runs, ratios) {
+function printReport(runs, ratios, publish) {
   const procs = (r) => (r.serverProcesses == null ? `${r.workers}` : r.serverProcesses > r.workers ? `${r.workers}+${r.serverProcesses - r.workers}` : `${r.serverProcesses}`);
   const rows = runs.map((r) => [
     r.target,
@@ -750,7 +954,10 @@ function printReport(runs, ratios) {
     ['ModGate .zip MiB/s / nginx MiB/s', w, ratios.zipVsNginx, AIMS.zipVsNginx],
     ['ModGate .info Basic auth / anonymous', w, ratios.authVsAnonymous, AIMS.authVsAnonymous],
     ['ModGate .info log=info / log=warn', w, ratios.infoLogInfoVsWarn, null, infoLog?.logBytesPerRequest ? `(${infoLog.logBytesPerRequest} log bytes/request)` : ''],
-  ];
+    ['ModGate .info published / cached public', '(Basic, next run)', ratios.publishedInfoVsCachedAuth],
+    ['ModGate .info published / cached public', '(Basic, 1st run)', ratios.publishedInfoVsCachedAuthEarlier],
+    ['ModGate .info published (Basic) / cached anonymous', w, ratios.publishedInfoVsCachedAnonymous],
+  ].filter(([, , x]) => x != null || ONLY.size === SECTIONS.length);
   const lw = Math.max(...ratioLines.map(([l]) => l.length));
   const qw = Math.max(...ratioLines.map(([, q]) => q.length));
   for (const [label, qual, x, a, note = ''] of ratioLines) {
@@ -760,11 +967,47 @@ function printReport(runs, ratios) {
   if (c && c.modgate != null) {
     const us = (x) => (x == null ? 'n/a' : `${fmt(x, 1)} µs`);
     out.push(
-      `server CPU per .info request: ModGate ${us(c.modgate)}, Basic auth ${us(c.modgateAuth)}, log=info ${us(c.modgateLogInfo)}, 1 process ${us(c.modgateSingle)}; nginx ${us(c.nginx)}, bare Fastify ${us(c.fastify)}`,
+      `server CPU per .info request: ModGate ${us(c.modgate)}, Basic auth ${us(c.modgateAuth)}, published ${us(c.modgatePublished)} (cached next to it ${us(c.modgateAuthAfterPublish)}), log=info ${us(c.modgateLogInfo)}, 1 process ${us(c.modgateSingle)}; nginx ${us(c.nginx)}, bare Fastify ${us(c.fastify)}`,
     );
   }
+  if (publish) out.push('', ...publishReport(publish, runs, ratios));
   out.push('');
   process.stdout.write(`${out.join('\n')}\n`);
+}
+
+function publishReport(p, runs, ratios) {
+  const out = [];
+  const size = p.uploads.length ? `${mib(p.uploads[0].zipBytes)} MiB` : '';
+  out.push(`Publishing — ${p.route}, ${size} zips streamed from disk (node:http, Content-Length), ${p.credentials}; MODGATE_WORKERS=${WORKERS}`);
+  out.push(`VmRSS of every ModGate process sampled every ${p.rssSampleIntervalMs} ms: growth = peak during the upload − median of the ${p.rssBaselineMs} ms before, of the process that grew most (pid);`);
+  out.push('tree: the same for the sum over the processes; taken by: the process with the most CPU during the upload');
+  const rows = p.uploads.map((u) => [
+    u.version,
+    `${u.status}`,
+    `${mib(u.zipBytes)} MiB`,
+    `${fmt(u.seconds, 2)} s`,
+    `${fmt(u.mibPerSec, 1)} MiB/s`,
+    `${fmt(u.mbPerSec, 1)} MB/s`,
+    `+${fmt(u.rssGrowthMiB, 1)} MiB`,
+    `${u.rssGrowthPid ?? 'n/a'}`,
+    `+${fmt(u.rssTreeGrowthMiB, 1)} MiB`,
+    `${u.handlerPid ?? 'n/a'} (+${fmt(u.handlerRssGrowthMiB, 1)} MiB, ${fmt(u.handlerCpuSeconds, 2)} s CPU)`,
+  ]);
+  const head = ['version', 'status', 'zip', 'time', 'rate', '', 'RSS growth', 'pid', 'tree', 'taken by (its growth, CPU)'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cols) => cols.map((c, i) => (i >= 2 && i <= 8 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  out.push(line(head));
+  for (const row of rows) out.push(line(row));
+  const aim = AIMS.publishRssGrowthMaxMiB;
+  const met = p.maxRssGrowthMiB == null ? '' : p.maxRssGrowthMiB < aim ? `  (aim < ${aim} MiB: met)` : `  (aim < ${aim} MiB: MISSED)`;
+  out.push(`median ${fmt(p.medianMibPerSec, 1)} MiB/s (${fmt(p.medianMbPerSec, 1)} MB/s); max RSS growth during an upload ${fmt(p.maxRssGrowthMiB, 1)} MiB${met}; peak since before the first upload +${fmt(p.rssGrowthSinceFirstBaselineMiB, 1)} MiB`);
+  const get = (target) => runs.find((r) => r.target === target && r.kind === 'info');
+  const pub = get(T.PUBLISHED);
+  if (pub) {
+    const rps = (r) => (r ? `${fmt(r.requestsPerSec, 0)} req/s` : 'n/a');
+    out.push(`.info, Basic auth, -c${CONNS_SMALL}: published ${PUB_MODULE}@${PUB_VERSIONS[0]} ${rps(pub)} vs cached public ${MODULE}@${VERSION} ${rps(get(T.AUTH_PAIRED))} (the next run; ${rps(get(T.AUTH))} in the 1st): ratio ${ratioText(ratios.publishedInfoVsCachedAuth).trim()} (${ratioText(ratios.publishedInfoVsCachedAuthEarlier).trim()})`);
+  }
+  return out;
 }
 
 function socketErrorText(r) {
@@ -785,8 +1028,21 @@ function writeResults({ startedAt, finishedAt, runs, ratios, profile, extra }) {
       ok: state.failures.length === 0,
       failures: state.failures,
       host: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, platform: `${os.platform()} ${os.release()}`, nginx: nginxVersion() },
-      config: { durationS: DURATION, warmupS: WARMUP, modgateWorkers: WORKERS, nginxWorkers: NGINX_WORKERS, threads: THREADS, connections: { small: CONNS_SMALL, zip: CONNS_ZIP }, quick: QUICK, profile: PROFILE, zipFiles: ZIP_FILES },
-      units: { transferBytesPerSec: 'bytes/s', mibPerSec: 'MiB/s (wrk "MB" is 1024²)', latency: 'ms' },
+      config: {
+        durationS: DURATION,
+        warmupS: WARMUP,
+        modgateWorkers: WORKERS,
+        nginxWorkers: NGINX_WORKERS,
+        threads: THREADS,
+        connections: { small: CONNS_SMALL, zip: CONNS_ZIP },
+        quick: QUICK,
+        profile: PROFILE,
+        zipFiles: ZIP_FILES,
+        sections: SECTIONS.filter(want),
+        modgatePrivate: PRIVATE_PREFIX,
+        publish: { module: PUB_MODULE, versions: PUB_VERSIONS, zipBlobs: PUB_BLOBS, blobBytes: PUB_BLOB_BYTES },
+      },
+      units: { transferBytesPerSec: 'bytes/s', mibPerSec: 'MiB/s (wrk "MB" is 1024²)', mbPerSec: 'MB/s (10⁶ bytes, publish)', rssGrowthMiB: 'MiB (VmRSS)', latency: 'ms' },
       aims: AIMS,
       ratios,
       runs: runs.map(({ raw, window, ...r }) => r),
@@ -987,6 +1243,22 @@ function parseSeconds(v, dflt, name) {
   return Number(m[1]) * (m[2] === 'm' ? 60 : 1);
 }
 
+function parseSections(v) {
+  if (v === undefined || v.trim() === '') return new Set(SECTIONS);
+  const picked = v.split(',').map((x) => x.trim()).filter(Boolean);
+  const bad = picked.filter((x) => !SECTIONS.includes(x));
+  if (bad.length > 0 || picked.length === 0) {
+    process.stderr.write(`bench: BENCH_ONLY: unknown section ${bad.join(', ') || '(none)'}; expected a comma-separated list of ${SECTIONS.join(', ')}\n`);
+    process.exit(2);
+  }
+  return new Set(picked);
+}
+
+/** A section runs when BENCH_ONLY names it (all by default); the publish run needs the Basic-auth run beside it. */
+function want(section) {
+  return ONLY.has(section) || (section === 'auth' && ONLY.has('publish'));
+}
+
 function parseWorkers(v, dflt) {
   if (v === undefined || v === '') return dflt;
   if (!/^[1-9]\d?$/.test(v.trim())) {
@@ -1007,6 +1279,7 @@ const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex').slice(0, 16);
 const mib = (n) => (n / 1048576).toFixed(1);
+const mibOrNull = (n) => (n == null ? null : n / 1048576);
 const fmt = (x, d) => (x == null ? 'n/a' : x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }));
 const ratioText = (x) => (x == null ? ' n/a' : x.toFixed(2));
 const stamp = () => new Date().toISOString().replace(/[:.]/g, '-');

@@ -5,7 +5,8 @@
  * A tree is the root pid, every descendant (by ppid, transitively: a ModGate
  * cluster primary and its workers; nginx master and workers) and every
  * member of the root's process group (a detached child leads its own group).
- * Each /proc/<pid>/stat counts all threads of that process.
+ * Each /proc/<pid>/stat counts all threads of that process. Also the
+ * resident set size of one process (VmRSS), for the publish run.
  */
 
 const fs = require('node:fs');
@@ -95,4 +96,27 @@ function childPids(pid) {
   return out;
 }
 
-module.exports = { CLK_TCK, treeCpu, treePids, childPids, machineCpu };
+/** user+sys CPU seconds of one process (all its threads), or null when it is gone or this is not Linux. */
+function processCpu(pid) {
+  if (!pid || process.platform !== 'linux') return null;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch {
+    return null; // gone meanwhile
+  }
+}
+
+/** Resident set size of `pid` in bytes (VmRSS of /proc/<pid>/status), or null when it is gone or this is not Linux. */
+function rssBytes(pid) {
+  if (!pid || process.platform !== 'linux') return null;
+  try {
+    const m = /^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null; // gone meanwhile
+  }
+}
+
+module.exports = { CLK_TCK, treeCpu, treePids, childPids, machineCpu, processCpu, rssBytes };

@@ -18,6 +18,7 @@ import { TokensRepository } from '../../apps/registry/src/identity/tokens.reposi
 import { TokensService } from '../../apps/registry/src/identity/tokens.service';
 import { UsersRepository } from '../../apps/registry/src/identity/users.repository';
 import { UsersService, type UserView } from '../../apps/registry/src/identity/users.service';
+import { testAudit } from '../support/audit';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
 const log = pino({ level: 'silent' });
@@ -74,9 +75,10 @@ beforeAll(async () => {
   events.subscribe((e) => seen.push(e));
   const usersRepo = new UsersRepository(ds);
   const teamsRepo = new TeamsRepository(ds);
-  users = new UsersService(usersRepo, events);
-  teams = new TeamsService(teamsRepo, usersRepo, events, env);
-  tokens = new TokensService(new TokensRepository(ds), usersRepo, teamsRepo, events);
+  const { audit } = testAudit(ds);
+  users = new UsersService(usersRepo, events, audit);
+  teams = new TeamsService(teamsRepo, usersRepo, events, env, audit);
+  tokens = new TokensService(new TokensRepository(ds), usersRepo, teamsRepo, events, audit);
 });
 
 afterAll(async () => {

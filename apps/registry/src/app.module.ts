@@ -10,6 +10,7 @@ import { OidcModule } from './oidc/oidc.module';
 import { ProxyModule } from './proxy/proxy.module';
 import { PublishModule } from './publish/publish.module';
 import { CatalogueModule } from './catalogue/catalogue.module';
+import { AuditModule } from './audit/audit.module';
 import { StartPageModule } from './start-page/start-page.module';
 import { VersionsModule } from './versions/versions.module';
 
@@ -19,7 +20,7 @@ export class AppModule {
     return {
       module: AppModule,
       // ProxyModule last: its catch-all GOPROXY route must not shadow the others.
-      imports: [CoreModule.forRoot(deps), IdentityModule, AuthModule, OidcModule, VersionsModule, HealthModule, StartPageModule, AdminModule, PublishModule, CatalogueModule, ProxyModule],
+      imports: [CoreModule.forRoot(deps), AuditModule, IdentityModule, AuthModule, OidcModule, VersionsModule, HealthModule, StartPageModule, AdminModule, PublishModule, CatalogueModule, ProxyModule],
       providers: [{ provide: APP_FILTER, useClass: GoproxyErrorFilter }],
     };
   }

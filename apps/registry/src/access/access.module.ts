@@ -5,6 +5,7 @@ import { LOGGER, AppLogger } from '../logging/logger';
 import { OwnedPaths } from '../proxy/owned-paths';
 import { AccessRuleRepository } from './access-rule.repository';
 import { AccessService } from './access.service';
+import { AuditService } from '../audit/audit.service';
 
 /**
  * Access rules and decisions. Rules are loaded before the application
@@ -15,8 +16,8 @@ import { AccessService } from './access.service';
     { provide: AccessRuleRepository, inject: [DataSource], useFactory: (ds: DataSource) => new AccessRuleRepository(ds) },
     {
       provide: AccessService,
-      inject: [AccessRuleRepository, ENV, DataSource, LOGGER],
-      useFactory: (repo: AccessRuleRepository, env: Env, ds: DataSource, log: AppLogger) =>
+      inject: [AccessRuleRepository, ENV, DataSource, LOGGER, AuditService],
+      useFactory: (repo: AccessRuleRepository, env: Env, ds: DataSource, log: AppLogger, audit: AuditService) =>
         new AccessService(
           repo,
           new OwnedPaths(env.privatePatterns),
@@ -26,6 +27,7 @@ import { AccessService } from './access.service';
             defaultHost: env.publicUrl ? new URL(env.publicUrl).hostname : undefined,
           },
           log,
+          audit,
         ),
     },
   ],

@@ -1,3 +1,4 @@
+import type { AuditService } from '../audit/audit.service';
 import { BASIC_CHALLENGE, noCredentialsMessage } from '../auth/auth-messages';
 import type { Permission, Principal } from '../auth/principal';
 import { GoproxyError } from '../common/goproxy-error';
@@ -55,6 +56,7 @@ export class AccessService {
     private readonly owned: OwnedPaths,
     private readonly opts: AccessOptions,
     private readonly log: AppLogger,
+    private readonly audit: AuditService | null = null,
   ) {
     this.feed = opts.databaseUrl ? ruleChangeFeed(opts.databaseUrl, () => void this.refresh().catch(() => undefined), log) : null;
   }
@@ -147,7 +149,11 @@ export class AccessService {
     return (await this.repo.findRule(checkId(id))) ?? notFound(id);
   }
 
-  async createRule(input: { pattern: string; teamId: string; permission: Permission }, actor: Principal): Promise<Rule> {
+  createRule(input: { pattern: string; teamId: string; permission: Permission }, actor: Principal): Promise<Rule> {
+    return this.audited(actor, 'admin.access-rule.create', () => this.insertRule(input, actor), null, input);
+  }
+
+  private async insertRule(input: { pattern: string; teamId: string; permission: Permission }, actor: Principal): Promise<Rule> {
     this.assertRuleAdmin(actor);
     checkPattern(input.pattern);
     checkPermission(input.permission);
@@ -157,7 +163,11 @@ export class AccessService {
     return rule;
   }
 
-  async updateRule(id: string, patch: { permission?: Permission; pattern?: string }, actor: Principal): Promise<Rule> {
+  updateRule(id: string, patch: { permission?: Permission; pattern?: string }, actor: Principal): Promise<Rule> {
+    return this.audited(actor, 'admin.access-rule.update', () => this.changeRule(id, patch, actor), id, patch);
+  }
+
+  private async changeRule(id: string, patch: { permission?: Permission; pattern?: string }, actor: Principal): Promise<Rule> {
     this.assertRuleAdmin(actor);
     checkId(id);
     if (patch.pattern === undefined && patch.permission === undefined) throw new GoproxyError('bad-request', 'nothing to change: give pattern and/or permission');
@@ -168,7 +178,21 @@ export class AccessService {
     return rule;
   }
 
-  async deleteRule(id: string, actor: Principal): Promise<Rule> {
+  deleteRule(id: string, actor: Principal): Promise<Rule> {
+    return this.audited(actor, 'admin.access-rule.delete', () => this.removeRule(id, actor), id, null, true);
+  }
+
+  /** A rule change recorded in the audit log (no audit: tests of the engine alone). */
+  private audited(actor: Principal, action: string, run: () => Promise<Rule>, id: string | null, request: unknown, gone = false): Promise<Rule> {
+    if (!this.audit) return run();
+    return this.audit.change(actor, action, run, {
+      before: id ? () => this.getRule(id) : undefined,
+      after: (r) => (gone ? null : r),
+      extra: request ? { details: request } : {},
+    });
+  }
+
+  private async removeRule(id: string, actor: Principal): Promise<Rule> {
     this.assertRuleAdmin(actor);
     checkId(id);
     const rule = (await this.write(() => this.repo.deleteRule(id, 'deleted'), undefined)) ?? notFound(id);

@@ -9,6 +9,7 @@ import { UsersRepository } from '../identity/users.repository';
 import { LOGGER, type AppLogger } from '../logging/logger';
 import { ApiAuthGuard } from './api-auth.guard';
 import { AuthThrottle } from './auth-throttle';
+import { AuditService } from '../audit/audit.service';
 import { AuthenticationService } from './authentication.service';
 import { JwtStrategy } from './jwt.strategy';
 import { SessionController } from './session.controller';
@@ -42,7 +43,7 @@ import { UserPrincipals } from './user-principals';
     { provide: JwtStrategy, inject: [SigningKeyStore], useFactory: (k: SigningKeyStore) => new JwtStrategy(k) },
     {
       provide: AuthenticationService,
-      inject: [TokensRepository, UserPrincipals, JwtStrategy, AuthThrottle, TokenUsage, AuthEvents, ENV],
+      inject: [TokensRepository, UserPrincipals, JwtStrategy, AuthThrottle, TokenUsage, AuthEvents, ENV, AuditService],
       useFactory: (...deps: ConstructorParameters<typeof AuthenticationService>) => new AuthenticationService(...deps),
     },
     {

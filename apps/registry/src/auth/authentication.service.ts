@@ -8,6 +8,7 @@ import type { AuthEvents } from '../identity/auth-events';
 import { parseToken, secretMatches, tokenPrefix } from '../identity/token-secret';
 import type { TokenForAuth, TokensRepository } from '../identity/tokens.repository';
 import { credentialMessage, isApiRequest, unauthorized, type CredentialProblem } from './auth-messages';
+import type { AuditService } from '../audit/audit.service';
 import type { AuthThrottle } from './auth-throttle';
 import { CredentialCache } from './credential-cache';
 import { looksLikeJwt, parseAuthorization, sessionCookie, type Credentials } from './credentials';
@@ -73,6 +74,7 @@ export class AuthenticationService {
     private readonly usage: TokenUsage,
     events: AuthEvents,
     env: Env,
+    private readonly audit: AuditService,
   ) {
     this.passport.use('jwt', jwtStrategy);
     this.tokens = new CredentialCache<TokenEntry | null>(env.auth.cacheSeconds * 1000, 10_000, () => events.listening);
@@ -120,6 +122,9 @@ export class AuthenticationService {
         const presented = cookie !== null ? `cookie ${cookie}` : String(req.headers.authorization);
         const fingerprint = createHash('sha256').update(`${ip}\n${presented}`).digest('base64');
         const delay = this.throttle.failed(ip, login, fingerprint);
+        // A security event, stored before the 401 goes out. The claimed login
+        // is the caller's word, so it is the reason, not the principal.
+        await this.audit.security(ANONYMOUS, 'auth.failure', { outcome: 'denied', status: 401, reason: `${err.problem}${login ? ` (login "${login.slice(0, 100)}")` : ''}: ${err.message}` }, req);
         if (delay > 0) await new Promise((r) => setTimeout(r, delay));
       }
       throw unauthorized(err.message, api);

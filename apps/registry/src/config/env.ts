@@ -64,6 +64,16 @@ export interface Env {
     readonly maxFailures: number;
     readonly lockoutSeconds: number;
   };
+  readonly audit: {
+    /** Write the audit log (MODGATE_AUDIT=false turns it off, e.g. to measure its cost). */
+    readonly enabled: boolean;
+    /** Rows older than this many days are archived to blob storage and removed; null keeps everything. */
+    readonly retentionDays: number | null;
+    /** PEM file of the Ed25519 key that signs export manifests; absent = generated and kept in the database. */
+    readonly signingKeyFile?: string;
+    /** How long a download event may wait for its batch. */
+    readonly flushMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -135,6 +145,10 @@ const schema = z.object({
   MODGATE_AUTH_CACHE_SECONDS: int(0, 30).default(2),
   MODGATE_AUTH_MAX_FAILURES: int(1, 1000).default(10),
   MODGATE_AUTH_LOCKOUT_SECONDS: int(1, 86400).default(300),
+  MODGATE_AUDIT: bool.default(true),
+  MODGATE_AUDIT_RETENTION_DAYS: int(1, 36500).optional(),
+  MODGATE_AUDIT_SIGNING_KEY: z.string().min(1).optional(),
+  MODGATE_AUDIT_FLUSH_MS: int(10, 60_000).default(200),
 });
 
 /** Parses and validates the environment; throws one ConfigError listing every problem. */
@@ -203,6 +217,12 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
       cacheSeconds: e.MODGATE_AUTH_CACHE_SECONDS,
       maxFailures: e.MODGATE_AUTH_MAX_FAILURES,
       lockoutSeconds: e.MODGATE_AUTH_LOCKOUT_SECONDS,
+    }),
+    audit: Object.freeze({
+      enabled: e.MODGATE_AUDIT,
+      retentionDays: e.MODGATE_AUDIT_RETENTION_DAYS ?? null,
+      signingKeyFile: e.MODGATE_AUDIT_SIGNING_KEY,
+      flushMs: e.MODGATE_AUDIT_FLUSH_MS,
     }),
   });
 }

@@ -1,3 +1,4 @@
+import { AuditService } from '../audit/audit.service';
 import { Inject, Injectable } from '@nestjs/common';
 import { GoproxyError } from '../common/goproxy-error';
 import { ENV, type Env } from '../config/env';
@@ -28,6 +29,7 @@ export class TeamsService {
     @Inject(UsersRepository) private readonly users: UsersRepository,
     @Inject(AuthEvents) private readonly events: AuthEvents,
     @Inject(ENV) env: Env,
+    @Inject(AuditService) private readonly audit: AuditService,
   ) {
     // Parsed once so a bad MODGATE_OIDC_GROUP_MAP stops the start, not the first login.
     this.configuredGroups = parseGroupMap(env.oidc.groupMap);
@@ -45,7 +47,11 @@ export class TeamsService {
     return toTeamView(t);
   }
 
-  async create(input: { name: string; description?: string }, actor: Principal): Promise<TeamView> {
+  create(input: { name: string; description?: string }, actor: Principal): Promise<TeamView> {
+    return this.audit.change(actor, 'admin.team.create', () => this.insertTeam(input, actor));
+  }
+
+  private async insertTeam(input: { name: string; description?: string }, actor: Principal): Promise<TeamView> {
     requireAdmin(actor, 'creating teams');
     const name = input.name.trim().toLowerCase();
     if (!TEAM_NAME.test(name)) throw new GoproxyError('bad-request', `team name "${name.slice(0, 70)}" is not valid: use 1-63 of a-z 0-9 - starting with a letter or digit`);
@@ -57,14 +63,22 @@ export class TeamsService {
     }
   }
 
-  async update(id: string, input: { description?: string }, actor: Principal): Promise<TeamView> {
+  update(id: string, input: { description?: string }, actor: Principal): Promise<TeamView> {
+    return this.audit.change(actor, 'admin.team.update', () => this.updateTeam(id, input, actor), { before: () => this.get(id) });
+  }
+
+  private async updateTeam(id: string, input: { description?: string }, actor: Principal): Promise<TeamView> {
     const team = await this.get(id);
     this.requireManager(actor, team);
     if (input.description !== undefined) await this.teams.setDescription(team.id, description(input.description));
     return this.get(team.id);
   }
 
-  async delete(id: string, actor: Principal): Promise<void> {
+  delete(id: string, actor: Principal): Promise<void> {
+    return this.audit.change(actor, 'admin.team.delete', () => this.deleteTeam(id, actor), { before: () => this.get(id), after: () => null });
+  }
+
+  private async deleteTeam(id: string, actor: Principal): Promise<void> {
     requireAdmin(actor, 'deleting teams');
     const team = await this.get(id);
     const members = await this.teams.delete(team.id);
@@ -79,7 +93,20 @@ export class TeamsService {
     return { items: rows.map(toMemberView), total, ...p };
   }
 
-  async setMember(teamId: string, userId: string, role: TeamRole, actor: Principal): Promise<MemberView> {
+  setMember(teamId: string, userId: string, role: TeamRole, actor: Principal): Promise<MemberView> {
+    return this.audit.change(actor, 'admin.team.member.set', () => this.putMember(teamId, userId, role, actor), {
+      before: () => this.memberOrNull(teamId, userId),
+      extra: { details: { teamId, userId, role } },
+    });
+  }
+
+  private async memberOrNull(teamId: string, userId: string): Promise<MemberView | null> {
+    const team = await this.get(teamId);
+    const m = isUuid(userId) ? await this.teams.member(team.id, userId) : null;
+    return m ? toMemberView(m) : null;
+  }
+
+  private async putMember(teamId: string, userId: string, role: TeamRole, actor: Principal): Promise<MemberView> {
     if (!isTeamRole(role)) throw new GoproxyError('bad-request', 'team role must be maintainer, publisher or reader');
     const team = await this.get(teamId);
     this.requireManager(actor, team);
@@ -90,7 +117,15 @@ export class TeamsService {
     return toMemberView((await this.teams.member(team.id, user.id))!);
   }
 
-  async removeMember(teamId: string, userId: string, actor: Principal): Promise<void> {
+  removeMember(teamId: string, userId: string, actor: Principal): Promise<void> {
+    return this.audit.change(actor, 'admin.team.member.remove', () => this.dropMember(teamId, userId, actor), {
+      before: () => this.memberOrNull(teamId, userId),
+      after: () => null,
+      extra: { details: { teamId, userId } },
+    });
+  }
+
+  private async dropMember(teamId: string, userId: string, actor: Principal): Promise<void> {
     const team = await this.get(teamId);
     this.requireManager(actor, team);
     if (!isUuid(userId) || !(await this.teams.removeMember(team.id, userId))) {
@@ -132,7 +167,14 @@ export class TeamsService {
     return this.configuredGroups;
   }
 
-  async setGroupMapping(group: string, teamId: string, role: TeamRole, actor: Principal): Promise<void> {
+  setGroupMapping(group: string, teamId: string, role: TeamRole, actor: Principal): Promise<void> {
+    return this.audit.change(actor, 'admin.group-mapping.set', () => this.putGroupMapping(group, teamId, role, actor), {
+      after: () => ({ group, teamId, role }),
+      extra: { details: { group, teamId, role } },
+    });
+  }
+
+  private async putGroupMapping(group: string, teamId: string, role: TeamRole, actor: Principal): Promise<void> {
     requireAdmin(actor, 'mapping OIDC groups');
     if (!isTeamRole(role)) throw new GoproxyError('bad-request', 'team role must be maintainer, publisher or reader');
     const g = group.trim();
@@ -141,7 +183,14 @@ export class TeamsService {
     await this.teams.upsertMapping(g, team.id, role);
   }
 
-  async deleteGroupMapping(group: string, teamId: string, actor: Principal): Promise<void> {
+  deleteGroupMapping(group: string, teamId: string, actor: Principal): Promise<void> {
+    return this.audit.change(actor, 'admin.group-mapping.delete', () => this.dropGroupMapping(group, teamId, actor), {
+      after: () => null,
+      extra: { details: { group, teamId } },
+    });
+  }
+
+  private async dropGroupMapping(group: string, teamId: string, actor: Principal): Promise<void> {
     requireAdmin(actor, 'mapping OIDC groups');
     const team = await this.get(teamId);
     if (!(await this.teams.deleteMapping(group.trim(), team.id))) {

@@ -1,3 +1,4 @@
+import { AuditService } from '../audit/audit.service';
 import { Inject, Injectable } from '@nestjs/common';
 import { GoproxyError } from '../common/goproxy-error';
 import { SCOPES, type Principal, type Scope } from '../auth/principal';
@@ -38,10 +39,20 @@ export class TokensService {
     @Inject(UsersRepository) private readonly users: UsersRepository,
     @Inject(TeamsRepository) private readonly teams: TeamsRepository,
     @Inject(AuthEvents) private readonly events: AuthEvents,
+    @Inject(AuditService) private readonly audit: AuditService,
   ) {}
 
-  /** The token text is returned here once and never again: only its hash is kept. */
-  async create(ownerId: string, input: NewTokenInput, actor: Principal): Promise<{ token: string; view: TokenView }> {
+  /** The token text is returned here once and never again: only its hash is kept (and never audited). */
+  create(ownerId: string, input: NewTokenInput, actor: Principal): Promise<{ token: string; view: TokenView }> {
+    const requested = { ownerId, name: input.name, scopes: input.scopes, teamIds: input.teamIds ?? null, expiresAt: input.expiresAt ?? null };
+    return this.audit.change(actor, 'token.create', () => this.insertToken(ownerId, input, actor), {
+      after: (r) => r.view,
+      refusedAction: 'token.refused',
+      extra: { reason: null, details: requested },
+    });
+  }
+
+  private async insertToken(ownerId: string, input: NewTokenInput, actor: Principal): Promise<{ token: string; view: TokenView }> {
     const owner = isUuid(ownerId) ? await this.users.findById(ownerId) : null;
     if (!owner) throw new GoproxyError('not-found', `no user with id ${ownerId.slice(0, 64)}`);
     if (actor.userId !== owner.id && !actsAsAdmin(actor)) {
@@ -82,7 +93,11 @@ export class TokensService {
   }
 
   /** Effective at once here and, through NOTIFY, on every other instance. */
-  async revoke(id: string, actor: Principal): Promise<TokenView> {
+  revoke(id: string, actor: Principal): Promise<TokenView> {
+    return this.audit.change(actor, 'token.revoke', () => this.revokeToken(id, actor), { before: () => this.get(id) });
+  }
+
+  private async revokeToken(id: string, actor: Principal): Promise<TokenView> {
     const t = await this.get(id);
     if (actor.userId !== t.ownerId && !actsAsAdmin(actor)) {
       throw new GoproxyError('forbidden', `only ${t.ownerLogin} or an admin may revoke token ${t.prefix}`);

@@ -1,3 +1,4 @@
+import { AuditService } from '../audit/audit.service';
 import { Inject, Injectable } from '@nestjs/common';
 import { GoproxyError } from '../common/goproxy-error';
 import type { GlobalRole, Principal } from '../auth/principal';
@@ -25,6 +26,7 @@ export class UsersService {
   constructor(
     @Inject(UsersRepository) private readonly users: UsersRepository,
     @Inject(AuthEvents) private readonly events: AuthEvents,
+    @Inject(AuditService) private readonly audit: AuditService,
   ) {}
 
   async list(page: Page, filter: { kind?: 'user' | 'service'; q?: string } = {}): Promise<Paged<UserView>> {
@@ -46,7 +48,12 @@ export class UsersService {
   }
 
   /** actor null: the system itself (bootstrap, tests); otherwise an admin. */
-  async createLocal(input: { login: string; role?: GlobalRole; displayName?: string; email?: string }, actor: Principal | null): Promise<UserView> {
+  createLocal(input: { login: string; role?: GlobalRole; displayName?: string; email?: string }, actor: Principal | null): Promise<UserView> {
+    if (!actor) return this.insertLocal(input, actor); // the system itself (bootstrap): not an admin change
+    return this.audit.change(actor, 'admin.user.create', () => this.insertLocal(input, actor), { extra: { details: input } });
+  }
+
+  private async insertLocal(input: { login: string; role?: GlobalRole; displayName?: string; email?: string }, actor: Principal | null): Promise<UserView> {
     if (actor) requireAdmin(actor, 'creating users');
     const role = input.role ?? 'user';
     checkRole(role);
@@ -61,7 +68,11 @@ export class UsersService {
   }
 
   /** A non-person owner of CI tokens; gets the plain user role and team memberships like anyone. */
-  async createServiceAccount(input: { login: string; displayName?: string }, actor: Principal): Promise<UserView> {
+  createServiceAccount(input: { login: string; displayName?: string }, actor: Principal): Promise<UserView> {
+    return this.audit.change(actor, 'admin.service-account.create', () => this.insertServiceAccount(input, actor), { extra: { details: input } });
+  }
+
+  private async insertServiceAccount(input: { login: string; displayName?: string }, actor: Principal): Promise<UserView> {
     requireAdmin(actor, 'creating service accounts');
     return this.insertUnique({
       login: requireLoginShape(input.login),
@@ -73,7 +84,11 @@ export class UsersService {
     });
   }
 
-  async setRole(id: string, role: GlobalRole, actor: Principal): Promise<UserView> {
+  setRole(id: string, role: GlobalRole, actor: Principal): Promise<UserView> {
+    return this.audit.change(actor, 'admin.user.role', () => this.changeRole(id, role, actor), { before: () => this.get(id) });
+  }
+
+  private async changeRole(id: string, role: GlobalRole, actor: Principal): Promise<UserView> {
     requireAdmin(actor, 'changing roles');
     checkRole(role);
     const updated = await this.users.withAdminLock(async (tx) => {
@@ -89,7 +104,11 @@ export class UsersService {
   }
 
   /** Disabling stops every token and session of the user at once; enabling brings the unrevoked tokens back. */
-  async setDisabled(id: string, disabled: boolean, actor: Principal): Promise<UserView> {
+  setDisabled(id: string, disabled: boolean, actor: Principal): Promise<UserView> {
+    return this.audit.change(actor, disabled ? 'admin.user.disable' : 'admin.user.enable', () => this.changeDisabled(id, disabled, actor), { before: () => this.get(id) });
+  }
+
+  private async changeDisabled(id: string, disabled: boolean, actor: Principal): Promise<UserView> {
     requireAdmin(actor, disabled ? 'disabling users' : 'enabling users');
     const updated = await this.users.withAdminLock(async (tx) => {
       const u = isUuid(id) ? await tx.findById(id) : null;

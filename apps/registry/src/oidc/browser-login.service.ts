@@ -1,3 +1,5 @@
+import { accountPrincipal, AuditService, refusalOf } from '../audit/audit.service';
+import { ANONYMOUS } from '../auth/principal';
 import { Inject, Injectable } from '@nestjs/common';
 import { errors, generators } from 'openid-client';
 import { GoproxyError } from '../common/goproxy-error';
@@ -45,6 +47,7 @@ export class BrowserLoginService {
     @Inject(OidcSignInService) private readonly signIn: OidcSignInService,
     @Inject(SessionTokensService) private readonly sessions: SessionTokensService,
     @Inject(LOGGER) private readonly log: AppLogger,
+    @Inject(AuditService) private readonly audit: AuditService,
   ) {}
 
   async start(redirectUri: string): Promise<BrowserLoginStart> {
@@ -69,6 +72,17 @@ export class BrowserLoginService {
 
   /** `callbackUrl` is the request's path and query; `stateCookie` the cookie the browser sent. */
   async finish(callbackUrl: string, stateCookie: string | undefined): Promise<BrowserLoginDone> {
+    try {
+      const done = await this.finishSignIn(callbackUrl, stateCookie);
+      await this.audit.security(accountPrincipal(done.user), 'login', { outcome: 'allowed', status: 200, reason: 'browser sign-in' });
+      return done;
+    } catch (err) {
+      await this.audit.security(ANONYMOUS, 'login', { ...refusalOf(err), reason: `browser sign-in failed: ${(err as Error).message}` });
+      throw err;
+    }
+  }
+
+  private async finishSignIn(callbackUrl: string, stateCookie: string | undefined): Promise<BrowserLoginDone> {
     const oidc = await this.oidc.settings();
     const params = oidc.client.callbackParams(callbackUrl);
     const state = typeof params.state === 'string' ? params.state : '';

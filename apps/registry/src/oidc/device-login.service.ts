@@ -1,3 +1,5 @@
+import { accountPrincipal, AuditService, refusalOf } from '../audit/audit.service';
+import { ANONYMOUS } from '../auth/principal';
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { type DeviceFlowHandle, errors, type TokenSet } from 'openid-client';
@@ -61,6 +63,7 @@ export class DeviceLoginService implements OnModuleDestroy {
     @Inject(TokensService) private readonly tokens: TokensService,
     @Inject(ENV) private readonly env: Env,
     @Inject(LOGGER) private readonly log: AppLogger,
+    @Inject(AuditService) private readonly audit: AuditService,
   ) {
     this.sweeper = setInterval(() => this.sweep(), SWEEP_EVERY_MS);
     this.sweeper.unref();
@@ -114,10 +117,20 @@ export class DeviceLoginService implements OnModuleDestroy {
     if (entry.outcome.state === 'pending') return { status: 'pending', interval: DEVICE_POLL_INTERVAL_S };
     // Whatever the outcome, the handle is used up now (a second poll gets 404).
     this.pending.delete(handle);
-    if (entry.outcome.state === 'failed') throw entry.outcome.error;
+    if (entry.outcome.state === 'failed') {
+      await this.audit.security(ANONYMOUS, 'login', { ...refusalOf(entry.outcome.error), reason: `device sign-in failed: ${entry.outcome.error.message}` });
+      throw entry.outcome.error;
+    }
 
     const oidc = await this.oidc.settings();
-    const user = await this.signIn.complete(oidc, entry.outcome.tokens, 'device');
+    let user;
+    try {
+      user = await this.signIn.complete(oidc, entry.outcome.tokens, 'device');
+    } catch (err) {
+      await this.audit.security(ANONYMOUS, 'login', { ...refusalOf(err), reason: `device sign-in failed: ${(err as Error).message}` });
+      throw err;
+    }
+    await this.audit.security(accountPrincipal(user), 'login', { outcome: 'allowed', status: 200, reason: 'device sign-in (modgate login)' });
     const actor = await this.auth.principalForUser(user.id, 'jwt');
     const name = tokenName?.trim() || `modgate login ${new Date().toISOString().slice(0, 10)}`;
     const expiresAt = new Date(Date.now() + TOKEN_LIFETIME_MS);

@@ -4,6 +4,7 @@ import type { BlobStore } from '@modgate/storage';
 import type { FastifyInstance } from 'fastify';
 import { AccessModule } from '../access/access.module';
 import { AccessService } from '../access/access.service';
+import { AuditService } from '../audit/audit.service';
 import { ENV, Env } from '../config/env';
 import { BLOB_STORE } from '../core.module';
 import { LOGGER, AppLogger } from '../logging/logger';
@@ -26,9 +27,9 @@ const ZIP_TYPES = ['application/zip', 'application/octet-stream', 'application/x
   providers: [
     {
       provide: PublishService,
-      inject: [ENV, AccessService, IngestService, ModuleVersionRepository, VersionIndex, BLOB_STORE, VersionChangeFeed, LOGGER],
-      useFactory: (env: Env, a: AccessService, i: IngestService, r: ModuleVersionRepository, idx: VersionIndex, b: BlobStore, f: VersionChangeFeed, log: AppLogger) =>
-        new PublishService(new OwnedPaths(env.privatePatterns), a, i, r, idx, b, f, log),
+      inject: [ENV, AccessService, IngestService, ModuleVersionRepository, VersionIndex, BLOB_STORE, VersionChangeFeed, AuditService, LOGGER],
+      useFactory: (env: Env, a: AccessService, i: IngestService, r: ModuleVersionRepository, idx: VersionIndex, b: BlobStore, f: VersionChangeFeed, au: AuditService, log: AppLogger) =>
+        new PublishService(new OwnedPaths(env.privatePatterns), a, i, r, idx, b, f, au, log),
     },
   ],
 })

@@ -1,6 +1,7 @@
 import { checkModuleVersion, GoModError, isPseudoVersion } from '@modgate/gomod';
 import type { BlobStore } from '@modgate/storage';
 import type { AccessService } from '../access/access.service';
+import { outcomeOf, type AuditService } from '../audit/audit.service';
 import type { Principal } from '../auth/principal';
 import { GoproxyError } from '../common/goproxy-error';
 import { requireAdmin } from '../identity/actor';
@@ -46,10 +47,45 @@ export class PublishService {
     private readonly index: VersionIndex,
     private readonly blobs: BlobStore,
     private readonly feed: VersionChangeFeed,
+    private readonly audit: AuditService,
     private readonly log: AppLogger,
   ) {}
 
+  /** publish, recorded in the audit log (success or refusal) before the answer. */
   async publish(who: Principal, req: PublishRequest): Promise<PublishResult> {
+    const at = { module: req.path, version: req.version };
+    let result: PublishResult;
+    try {
+      result = await this.store(who, req);
+    } catch (err) {
+      await this.audit.security(who, 'publish', { ...at, ...refusal(err) });
+      throw err;
+    }
+    const { record, created } = result;
+    await this.audit.security(who, 'publish', {
+      ...at,
+      outcome: 'allowed',
+      status: created ? 201 : 200,
+      bytes: record.zipSize,
+      reason: created ? null : 'the same bytes were published before',
+      details: { zipHash: record.zipHash, modHash: record.modHash, created },
+    });
+    return result;
+  }
+
+  /** delete, recorded in the audit log before the answer. */
+  async delete(who: Principal, path: string, version: string, reason: string): Promise<VersionRecord> {
+    try {
+      const gone = await this.remove(who, path, version, reason);
+      await this.audit.security(who, 'version.delete', { module: path, version, outcome: 'allowed', status: 200, reason, details: { zipHash: gone.zipHash, modHash: gone.modHash } });
+      return gone;
+    } catch (err) {
+      await this.audit.security(who, 'version.delete', { module: path, version, ...refusal(err) });
+      throw err;
+    }
+  }
+
+  private async store(who: Principal, req: PublishRequest): Promise<PublishResult> {
     const { path, version } = req;
     this.requireOwned(path, 'published');
     this.access.require(who, 'publish', path);
@@ -83,7 +119,7 @@ export class PublishService {
    * Admin only: removes a published version and leaves a tombstone, so it
    * answers 410 with the reason and can never be published again.
    */
-  async delete(who: Principal, path: string, version: string, reason: string): Promise<VersionRecord> {
+  private async remove(who: Principal, path: string, version: string, reason: string): Promise<VersionRecord> {
     requireAdmin(who, 'deleting a module version');
     this.requireOwned(path, 'deleted');
     const gone = await this.repo.deleteVersion(path, version, who.login, reason);
@@ -131,4 +167,10 @@ function publishError(err: unknown): unknown {
   if (err instanceof VersionConflict) return new GoproxyError('conflict', err.message);
   if (err instanceof VersionDeleted) return new GoproxyError('conflict', err.message);
   return err;
+}
+
+/** A refused or failed request as audit fields. */
+function refusal(err: unknown): { outcome: 'denied' | 'error'; status: number; reason: string } {
+  const status = err instanceof GoproxyError ? err.status : 500;
+  return { outcome: outcomeOf(status) === 'denied' ? 'denied' : 'error', status, reason: err instanceof Error ? err.message : String(err) };
 }

@@ -1,0 +1,141 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { canonicalJson, ChainVerifier, csvHeader, csvLine, GENESIS, jsonlLine, type AuditRow, type ExportFormat, type ExportManifest, type SignedManifest } from '@modgate/auditlog';
+import { GoproxyError } from '../common/goproxy-error';
+import type { AuditSigner } from './audit-signer';
+import type { AuditFilter, AuditRepository } from './audit.repository';
+
+export interface VerifyReport {
+  readonly ok: boolean;
+  /** Rows checked (from the start of the stored chain). */
+  readonly rows: number;
+  /** Where the stored chain starts (0, or the last archived row). */
+  readonly fromSeq: number;
+  readonly headSeq: number;
+  readonly headHash: string;
+  /** The first sequence number that breaks the chain, and how. */
+  readonly brokenAt?: number;
+  readonly problem?: string;
+}
+
+export interface ExportStream {
+  readonly id: string;
+  readonly filename: string;
+  readonly contentType: string;
+  readonly body: Readable;
+}
+
+/**
+ * Reading the audit log: pages with a cursor, the chain check, exports
+ * with signed manifests, summaries. Everything streams from PostgreSQL a
+ * page at a time, so memory stays flat for any range.
+ */
+export class AuditLogService {
+  constructor(
+    private readonly repo: AuditRepository,
+    private readonly signer: () => Promise<AuditSigner>,
+  ) {}
+
+  async events(f: AuditFilter, limit: number): Promise<{ items: AuditRow[]; nextCursor: string | null }> {
+    const items = await this.repo.page(f, limit);
+    return { items, nextCursor: items.length === limit ? String(items[items.length - 1].seq) : null };
+  }
+
+  /** Walks the whole stored chain and compares its end with the head every writer moves. */
+  async verify(): Promise<VerifyReport> {
+    const anchor = await this.repo.anchor();
+    const start = anchor ?? { seq: 0, hash: GENESIS };
+    const head = await this.repo.head();
+    const v = new ChainVerifier(start.seq, start.hash);
+    for await (const r of this.repo.stream({ upToSeq: head.seq })) if (!v.add(r)) break;
+    const report = { rows: v.rows, fromSeq: start.seq, headSeq: v.headSeq, headHash: v.headHash.toString('hex') };
+    if (v.broken) return { ok: false, ...report, brokenAt: v.broken.seq, problem: v.broken.problem };
+    if (v.headSeq !== head.seq || !v.headHash.equals(head.hash)) {
+      return { ok: false, ...report, brokenAt: v.headSeq + 1, problem: `the log ends at ${v.headSeq} but its head says ${head.seq}: rows were removed from the end` };
+    }
+    return { ok: true, ...report };
+  }
+
+  /**
+   * Streams the matching rows (as of now: rows written meanwhile are left
+   * out) and, once the last byte is produced, stores the signed manifest
+   * under the export id, for GET /audit/exports/<id>/manifest.
+   */
+  async export(f: AuditFilter, format: ExportFormat, filters: Record<string, string>, createdBy: string): Promise<ExportStream> {
+    const signer = await this.signer();
+    const head = await this.repo.head();
+    const id = randomUUID();
+    await this.repo.saveExportManifest(id, createdBy, null);
+    const repo = this.repo;
+    const createdAt = new Date().toISOString();
+    async function* produce(): AsyncGenerator<Buffer> {
+      const sha = createHash('sha256');
+      let bytes = 0;
+      let rows = 0;
+      let first: number | null = null;
+      let last: AuditRow | null = null;
+      const out = (s: string): Buffer => {
+        const b = Buffer.from(s, 'utf8');
+        sha.update(b);
+        bytes += b.length;
+        return b;
+      };
+      if (format === 'csv') yield out(csvHeader());
+      let batch: string[] = [];
+      for await (const r of repo.stream({ ...f, upToSeq: head.seq })) {
+        rows++;
+        first ??= r.seq;
+        last = r;
+        batch.push(format === 'csv' ? csvLine(r) : jsonlLine(r));
+        if (batch.length >= 500) {
+          yield out(batch.join(''));
+          batch = [];
+        }
+      }
+      if (batch.length) yield out(batch.join(''));
+      const manifest: ExportManifest = {
+        kind: 'modgate-audit-export',
+        version: 1,
+        id,
+        format,
+        filters,
+        createdAt,
+        createdBy,
+        rows,
+        firstSeq: first,
+        lastSeq: last?.seq ?? null,
+        lastHash: last?.hash.toString('hex') ?? null,
+        headSeq: head.seq,
+        sha256: sha.digest('hex'),
+        bytes,
+        keyId: signer.keyId,
+      };
+      const signed: SignedManifest = { manifest, signature: signer.sign(canonicalJson(manifest)) };
+      await repo.saveExportManifest(id, createdBy, JSON.stringify(signed, null, 2));
+    }
+    const stamp = (d?: Date) => (d ? d.toISOString().slice(0, 19).replace(/[:T]/g, '') : 'all');
+    return {
+      id,
+      filename: `modgate-audit-${stamp(f.from)}-${stamp(f.to)}-${id.slice(0, 8)}.${format}`,
+      contentType: format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson',
+      body: Readable.from(produce(), { objectMode: false, highWaterMark: 1 << 16 }),
+    };
+  }
+
+  async manifest(id: string): Promise<SignedManifest> {
+    const m = await this.repo.exportManifest(id);
+    if (!m) throw new GoproxyError('not-found', `no export ${id}`);
+    if (!m.manifest) throw new GoproxyError('conflict', `export ${id} has not finished streaming yet; fetch the manifest after the last byte`);
+    return JSON.parse(m.manifest) as SignedManifest;
+  }
+
+  async publicKey(): Promise<{ keyId: string; publicKey: string }> {
+    const s = await this.signer();
+    return { keyId: s.keyId, publicKey: s.publicPem };
+  }
+
+  summary(from: Date, to: Date): ReturnType<AuditRepository['summary']> {
+    if (!(from < to)) throw new GoproxyError('bad-request', 'from must be before to');
+    return this.repo.summary(from, to);
+  }
+}

@@ -1,0 +1,90 @@
+import { Get, Inject, Param, ParseUUIDPipe, Query, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiProduces } from '@nestjs/swagger';
+import { rowJson } from '@modgate/auditlog';
+import type { FastifyReply } from 'fastify';
+import { ApiController } from '../admin/api-controller';
+import { CurrentPrincipal, Public, RequireRole, RequireScope } from '../auth/auth.decorators';
+import type { Principal } from '../auth/principal';
+import { GoproxyError } from '../common/goproxy-error';
+import { AuditLogService, type VerifyReport } from './audit-log.service';
+import { AuditEventsPageDto, AuditEventsQuery, AuditExportQuery, AuditFilterQuery, AuditSummaryQuery, VerifyReportDto } from './audit.dto';
+import type { AuditFilter } from './audit.repository';
+
+/** The audit log for auditors (global role auditor or admin, token scope audit). */
+@ApiController('audit')
+export class AuditController {
+  constructor(@Inject(AuditLogService) private readonly log: AuditLogService) {}
+
+  @Get('audit/events')
+  @RequireRole('auditor')
+  @RequireScope('audit')
+  @ApiOperation({ summary: 'Events in sequence order, filtered; pass nextCursor as cursor for the next page' })
+  @ApiOkResponse({ type: AuditEventsPageDto })
+  async events(@Query() q: AuditEventsQuery): Promise<{ items: Array<Record<string, unknown>>; nextCursor: string | null }> {
+    const page = await this.log.events({ ...filterOf(q), afterSeq: q.cursor ? Number(q.cursor) : undefined }, q.limit);
+    return { items: page.items.map(rowJson), nextCursor: page.nextCursor };
+  }
+
+  @Get('audit/verify')
+  @RequireRole('auditor')
+  @RequireScope('audit')
+  @ApiOperation({ summary: 'Walk the hash chain: the first broken sequence number, or the head hash and row count' })
+  @ApiOkResponse({ type: VerifyReportDto })
+  verify(): Promise<VerifyReport> {
+    return this.log.verify();
+  }
+
+  @Get('audit/export')
+  @RequireRole('auditor')
+  @RequireScope('audit')
+  @ApiOperation({ summary: 'Stream the matching rows as CSV or JSON Lines; the signed manifest follows at /audit/exports/{X-ModGate-Export-Id}/manifest' })
+  @ApiProduces('text/csv', 'application/x-ndjson')
+  async export(@Query() q: AuditExportQuery, @CurrentPrincipal() who: Principal, @Res() reply: FastifyReply): Promise<void> {
+    const filters = Object.fromEntries(Object.entries({ from: q.from, to: q.to, principal: q.principal, team: q.team, module: q.module, action: q.action, outcome: q.outcome }).filter(([, v]) => v !== undefined)) as Record<string, string>;
+    const x = await this.log.export(filterOf(q), q.format, filters, who.login);
+    reply
+      .header('content-type', x.contentType)
+      .header('content-disposition', `attachment; filename="${x.filename}"`)
+      .header('x-modgate-export-id', x.id)
+      .header('link', `</api/v1/audit/exports/${x.id}/manifest>; rel="describedby"`)
+      .header('cache-control', 'no-store');
+    await reply.send(x.body);
+  }
+
+  @Get('audit/exports/:id/manifest')
+  @RequireRole('auditor')
+  @RequireScope('audit')
+  @ApiOperation({ summary: 'The signed manifest of a finished export (rows, seq range, chain hash, SHA-256 of the bytes)' })
+  manifest(@Param('id', new ParseUUIDPipe({ exceptionFactory: () => new GoproxyError('not-found', 'no such export') })) id: string): Promise<unknown> {
+    return this.log.manifest(id);
+  }
+
+  @Get('audit/public-key')
+  @Public()
+  @ApiOperation({ summary: 'The Ed25519 public key (PEM) that checks export and archive manifests offline' })
+  publicKey(): Promise<{ keyId: string; publicKey: string }> {
+    return this.log.publicKey();
+  }
+
+  @Get('audit/summary')
+  @RequireRole('auditor')
+  @RequireScope('audit')
+  @ApiOperation({ summary: 'Per UTC day: downloads per module, team and principal; denied requests; publishes' })
+  summary(@Query() q: AuditSummaryQuery): ReturnType<AuditLogService['summary']> {
+    const to = q.to ? new Date(q.to) : new Date();
+    const from = q.from ? new Date(q.from) : new Date(to.getTime() - 30 * 86_400_000);
+    return this.log.summary(from, to);
+  }
+}
+
+function filterOf(q: AuditFilterQuery): AuditFilter {
+  return {
+    from: q.from ? new Date(q.from) : undefined,
+    to: q.to ? new Date(q.to) : undefined,
+    principal: q.principal,
+    team: q.team,
+    module: q.module,
+    action: q.action,
+    outcome: q.outcome,
+  };
+}

@@ -1,0 +1,238 @@
+import type { DataSource } from 'typeorm';
+import { chainRows, type AuditEvent, type AuditOutcome, type AuditRow } from '@modgate/auditlog';
+
+export interface AuditFilter {
+  readonly from?: Date;
+  readonly to?: Date;
+  readonly principal?: string;
+  readonly team?: string;
+  /** Module path prefix (element boundaries: `a/b` matches `a/b` and `a/b/c`). */
+  readonly module?: string;
+  readonly action?: string;
+  readonly outcome?: AuditOutcome;
+  /** Only rows with seq greater than this (cursor). */
+  readonly afterSeq?: number;
+  /** Only rows with seq up to this (a snapshot of the head). */
+  readonly upToSeq?: number;
+}
+
+/**
+ * Named queries over the audit chain. Appending is the one write: under
+ * the lock on audit_head's single row, so concurrent writers (threads or
+ * processes) get consecutive sequence numbers and each row's prev_hash is
+ * the hash of the row before it.
+ */
+export class AuditRepository {
+  constructor(private readonly ds: DataSource) {}
+
+  async append(events: readonly AuditEvent[]): Promise<{ firstSeq: number; lastSeq: number }> {
+    return this.ds.transaction(async (em) => {
+      const [head] = await em.query(`SELECT last_seq, last_hash FROM audit_head WHERE id = 1 FOR UPDATE`);
+      const rows = chainRows(Number(head.last_seq), head.last_hash, events);
+      const col = <T>(f: (r: AuditRow) => T): T[] => rows.map(f);
+      await em.query(
+        `INSERT INTO audit_events (seq, at, principal_kind, principal_id, principal, token_id, teams, source_ip, user_agent, request_id,
+                                   action, module, version, outcome, status, reason, bytes, details, prev_hash, hash)
+         SELECT u.seq, u.at, u.pk, u.pid, u.p, u.tid, COALESCE(string_to_array(NULLIF(u.teams, ''), E'\\x1f'), '{}'), u.ip, u.ua, u.rid,
+                u.action, u.module, u.version, u.outcome, u.status, u.reason, u.bytes, u.details, u.prev, u.hash
+         FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+                     $11::text[], $12::text[], $13::text[], $14::text[], $15::int[], $16::text[], $17::bigint[], $18::text[], $19::bytea[], $20::bytea[])
+              AS u(seq, at, pk, pid, p, tid, teams, ip, ua, rid, action, module, version, outcome, status, reason, bytes, details, prev, hash)`,
+        [
+          col((r) => r.seq), col((r) => r.at), col((r) => r.principalKind), col((r) => r.principalId), col((r) => r.principal), col((r) => r.tokenId),
+          col((r) => r.teams.join('\x1f')), col((r) => r.sourceIp), col((r) => r.userAgent), col((r) => r.requestId), col((r) => r.action),
+          col((r) => r.module), col((r) => r.version), col((r) => r.outcome), col((r) => r.status), col((r) => r.reason), col((r) => r.bytes),
+          col((r) => r.details), col((r) => r.prevHash), col((r) => r.hash),
+        ],
+      );
+      const last = rows[rows.length - 1];
+      await em.query(`UPDATE audit_head SET last_seq = $1, last_hash = $2 WHERE id = 1`, [last.seq, last.hash]);
+      return { firstSeq: rows[0].seq, lastSeq: last.seq };
+    });
+  }
+
+  async head(): Promise<{ seq: number; hash: Buffer }> {
+    const [h] = await this.ds.query(`SELECT last_seq, last_hash FROM audit_head WHERE id = 1`);
+    return { seq: Number(h.last_seq), hash: h.last_hash };
+  }
+
+  /** One page in seq order (keyset: pass the last seq as afterSeq for the next). */
+  async page(f: AuditFilter, limit: number): Promise<AuditRow[]> {
+    const { where, args } = whereOf(f);
+    args.push(limit);
+    const rows = await this.ds.query(`SELECT * FROM audit_events ${where} ORDER BY seq LIMIT $${args.length}`, args);
+    return rows.map(toRow);
+  }
+
+  /** Every matching row in seq order, a page at a time: constant memory for any range. */
+  async *stream(f: AuditFilter, pageSize = 5000): AsyncGenerator<AuditRow> {
+    let after = f.afterSeq ?? 0;
+    for (;;) {
+      const rows = await this.page({ ...f, afterSeq: after }, pageSize);
+      for (const r of rows) yield r;
+      if (rows.length < pageSize) return;
+      after = rows[rows.length - 1].seq;
+    }
+  }
+
+  /** Where the stored chain starts: after the last archived (pruned) row, else the genesis. */
+  async anchor(): Promise<{ seq: number; hash: Buffer } | null> {
+    const [a] = await this.ds.query(`SELECT last_seq, last_hash FROM audit_archives ORDER BY last_seq DESC LIMIT 1`);
+    return a ? { seq: Number(a.last_seq), hash: a.last_hash } : null;
+  }
+
+  /** The highest seq of a row older than `before`, after `afterSeq`. */
+  async lastSeqBefore(before: Date, afterSeq: number): Promise<number | null> {
+    const [r] = await this.ds.query(`SELECT max(seq) AS seq FROM audit_events WHERE at < $1 AND seq > $2`, [before, afterSeq]);
+    return r.seq === null ? null : Number(r.seq);
+  }
+
+  async firstRowAfter(seq: number): Promise<AuditRow | null> {
+    const rows = await this.page({ afterSeq: seq }, 1);
+    return rows[0] ?? null;
+  }
+
+  /**
+   * The retention path, the only delete: records the archive (the hash the
+   * rest of the chain starts from) and removes the archived rows, in one
+   * transaction with modgate.audit_prune set for it alone.
+   */
+  async prune(a: { firstSeq: number; lastSeq: number; lastHash: Buffer; rows: number; month: string; blobKey: string; manifestKey: string }): Promise<number> {
+    return this.ds.transaction(async (em) => {
+      await em.query(`SELECT set_config('modgate.audit_prune', 'on', true)`);
+      await em.query(
+        `INSERT INTO audit_archives (last_seq, first_seq, last_hash, rows, month, blob_key, manifest_key) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        [a.lastSeq, a.firstSeq, a.lastHash, a.rows, a.month, a.blobKey, a.manifestKey],
+      );
+      const res = await em.query(`DELETE FROM audit_events WHERE seq >= $1 AND seq <= $2`, [a.firstSeq, a.lastSeq]);
+      return Number(Array.isArray(res) ? res[1] : 0);
+    });
+  }
+
+  async archives(): Promise<Array<{ firstSeq: number; lastSeq: number; month: string; rows: number; blobKey: string; manifestKey: string }>> {
+    const rows = await this.ds.query(`SELECT * FROM audit_archives ORDER BY last_seq`);
+    return rows.map((r: Record<string, unknown>) => ({
+      firstSeq: Number(r.first_seq),
+      lastSeq: Number(r.last_seq),
+      month: r.month as string,
+      rows: Number(r.rows),
+      blobKey: r.blob_key as string,
+      manifestKey: r.manifest_key as string,
+    }));
+  }
+
+  async saveExportManifest(id: string, createdBy: string, manifest: string | null): Promise<void> {
+    await this.ds.query(
+      `INSERT INTO audit_exports (id, manifest, created_by) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET manifest = EXCLUDED.manifest`,
+      [id, manifest, createdBy],
+    );
+  }
+
+  async exportManifest(id: string): Promise<{ manifest: string | null; createdBy: string } | null> {
+    const [r] = await this.ds.query(`SELECT manifest, created_by FROM audit_exports WHERE id = $1`, [id]);
+    return r ? { manifest: r.manifest, createdBy: r.created_by } : null;
+  }
+
+  /** Counts for a compliance review, per UTC day. */
+  async summary(from: Date, to: Date): Promise<{
+    downloads: Array<{ day: string; module: string; team: string | null; principal: string; count: number; bytes: number }>;
+    denied: Array<{ day: string; module: string | null; principal: string; action: string; count: number }>;
+    publishes: Array<{ day: string; module: string; version: string; principal: string; outcome: string }>;
+  }> {
+    const downloads = await this.ds.query(
+      `SELECT to_char(date_trunc('day', at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day, module, t.team, principal,
+              count(*)::int AS count, COALESCE(sum(bytes), 0)::bigint AS bytes
+       FROM audit_events LEFT JOIN LATERAL unnest(CASE WHEN cardinality(teams) = 0 THEN ARRAY[NULL]::text[] ELSE teams END) AS t(team) ON true
+       WHERE at >= $1 AND at < $2 AND action LIKE 'download.%' AND outcome = 'allowed' AND status < 400
+       GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`,
+      [from, to],
+    );
+    const denied = await this.ds.query(
+      `SELECT to_char(date_trunc('day', at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day, module, principal, action, count(*)::int AS count
+       FROM audit_events WHERE at >= $1 AND at < $2 AND outcome = 'denied'
+       GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`,
+      [from, to],
+    );
+    const publishes = await this.ds.query(
+      `SELECT to_char(date_trunc('day', at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day, module, version, principal, outcome
+       FROM audit_events WHERE at >= $1 AND at < $2 AND action = 'publish' ORDER BY seq`,
+      [from, to],
+    );
+    return {
+      downloads: downloads.map((r: { bytes: string | number }) => ({ ...r, bytes: Number(r.bytes) })),
+      denied,
+      publishes,
+    };
+  }
+}
+
+function whereOf(f: AuditFilter): { where: string; args: unknown[] } {
+  const parts: string[] = [];
+  const args: unknown[] = [];
+  const add = (sql: (n: number) => string, v: unknown) => {
+    args.push(v);
+    parts.push(sql(args.length));
+  };
+  if (f.afterSeq !== undefined) add((n) => `seq > $${n}`, f.afterSeq);
+  if (f.upToSeq !== undefined) add((n) => `seq <= $${n}`, f.upToSeq);
+  if (f.from) add((n) => `at >= $${n}`, f.from);
+  if (f.to) add((n) => `at < $${n}`, f.to);
+  if (f.principal) add((n) => `principal = $${n}`, f.principal);
+  if (f.team) add((n) => `$${n} = ANY(teams)`, f.team);
+  if (f.action) add((n) => (f.action!.endsWith('.*') ? `action LIKE $${n}` : `action = $${n}`), f.action.endsWith('.*') ? `${f.action.slice(0, -1)}%` : f.action);
+  if (f.outcome) add((n) => `outcome = $${n}`, f.outcome);
+  if (f.module) {
+    add((n) => `(module = $${n}`, f.module);
+    args.push(`${f.module.replace(/[\\%_]/g, (c) => `\\${c}`)}/%`);
+    parts[parts.length - 1] += ` OR module LIKE $${args.length})`;
+  }
+  return { where: parts.length ? `WHERE ${parts.join(' AND ')}` : '', args };
+}
+
+interface Row {
+  seq: string;
+  at: Date;
+  principal_kind: AuditRow['principalKind'];
+  principal_id: string | null;
+  principal: string;
+  token_id: string | null;
+  teams: string[];
+  source_ip: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+  action: string;
+  module: string | null;
+  version: string | null;
+  outcome: AuditOutcome;
+  status: number | null;
+  reason: string | null;
+  bytes: string | null;
+  details: string | null;
+  prev_hash: Buffer;
+  hash: Buffer;
+}
+
+function toRow(r: Row): AuditRow {
+  return {
+    seq: Number(r.seq),
+    at: r.at,
+    principalKind: r.principal_kind,
+    principalId: r.principal_id,
+    principal: r.principal,
+    tokenId: r.token_id,
+    teams: r.teams,
+    sourceIp: r.source_ip,
+    userAgent: r.user_agent,
+    requestId: r.request_id,
+    action: r.action,
+    module: r.module,
+    version: r.version,
+    outcome: r.outcome,
+    status: r.status,
+    reason: r.reason,
+    bytes: r.bytes === null ? null : Number(r.bytes),
+    details: r.details,
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  };
+}
