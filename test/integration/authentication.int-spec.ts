@@ -28,6 +28,8 @@ import { TeamsService } from '../../apps/registry/src/identity/teams.service';
 import { TokensService } from '../../apps/registry/src/identity/tokens.service';
 import { UsersService, type UserView } from '../../apps/registry/src/identity/users.service';
 import { LOGGER } from '../../apps/registry/src/logging/logger';
+import { AuditService } from '../../apps/registry/src/audit/audit.service';
+import { testAudit } from '../support/audit';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
 @Global()
@@ -38,6 +40,8 @@ class TestCore {
       { provide: ENV, useValue: env },
       { provide: DataSource, useValue: ds },
       { provide: LOGGER, useValue: pino({ level: 'silent' }) },
+      // The real audit log on the suite's database (auth failures are security events).
+      { provide: AuditService, useValue: testAudit(ds).audit },
     ];
     return { module: TestCore, providers, exports: providers.map((p) => p.provide) };
   }

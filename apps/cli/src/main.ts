@@ -6,10 +6,12 @@
 import { Command } from 'commander';
 import { registerLoginCommand } from './commands/login.command';
 import { registerPublishCommand } from './commands/publish.command';
+import { registerAuditCommand } from './commands/audit.command';
 
 const program = new Command('modgate').description('ModGate, the private Go module registry: command line client');
 registerLoginCommand(program);
 registerPublishCommand(program);
+registerAuditCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`modgate: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -4,13 +4,13 @@
  * go.sum will hold), shows what it will upload, streams it to the registry
  * and prints the `go get` line to use.
  */
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { checkModuleVersion, createModuleZipFromDir, escapePath, escapeVersion, GoModError, type FileProblem } from '@modgate/gomod';
-import { normaliseRegistryUrl, RegistryApiError } from '../api-client';
-import { defaultNetrcPath, lookupNetrc, netrcMachines } from '../netrc';
+import { RegistryApiError } from '../api-client';
+import { registryFrom, tokenFor } from '../credentials';
 import { formatBytes, ProgressBar } from '../progress';
 import { uploadFile } from '../upload';
 import { gitRelease, modulePathOf } from '../module-source';
@@ -67,8 +67,8 @@ export async function runPublish(dirArg: string, opts: PublishOptions, io: Publi
       throw err;
     }
     const time = opts.time ?? release?.time.toISOString().replace('.000Z', 'Z');
-    const registry = opts.dryRun ? null : registryOf(opts, io);
-    const token = registry ? await tokenFor(registry, opts, io) : null;
+    const registry = opts.dryRun ? null : registryFrom(opts.registry, io.env);
+    const token = registry ? await tokenFor(registry, io.env, opts.netrc, 'publish') : null;
 
     // 1. The zip, as the go command would make it.
     const zipFile = join(tmp, 'module.zip');
@@ -111,25 +111,6 @@ export async function runPublish(dirArg: string, opts: PublishOptions, io: Publi
     await rm(tmp, { recursive: true, force: true });
     await release?.cleanup();
   }
-}
-
-function registryOf(opts: PublishOptions, io: PublishIo): string {
-  const raw = opts.registry ?? io.env.MODGATE_REGISTRY;
-  if (!raw) throw new Error('which registry? pass --registry https://modgate.example.com or set MODGATE_REGISTRY');
-  return normaliseRegistryUrl(raw);
-}
-
-/** MODGATE_TOKEN, else the .netrc entry the go command would use for the registry. */
-async function tokenFor(registry: string, opts: PublishOptions, io: PublishIo): Promise<string> {
-  if (io.env.MODGATE_TOKEN) return io.env.MODGATE_TOKEN;
-  const file = opts.netrc ?? defaultNetrcPath(io.env);
-  const text = await readFile(file, 'utf8').catch(() => '');
-  // Go 1.24+'s host:port entry first, then the plain host.
-  for (const machine of netrcMachines(registry).reverse()) {
-    const hit = lookupNetrc(text, machine);
-    if (hit) return hit.password;
-  }
-  throw new Error(`no token for ${new URL(registry).host}: run "modgate login --registry ${registry}", or set MODGATE_TOKEN to a token with the publish scope`);
 }
 
 function omittedSummary(omitted: FileProblem[]): string[] {
