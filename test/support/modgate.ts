@@ -8,6 +8,7 @@ import { createBlobStore, type BlobStore } from '@modgate/storage';
 import type { DataSource } from 'typeorm';
 import { IngestService } from '../../apps/registry/src/versions/ingest.service';
 import { ModuleVersionRepository } from '../../apps/registry/src/versions/module-version.repository';
+import { VERSIONS_CHANNEL } from '../../apps/registry/src/versions/version-change-feed';
 import { VersionIndex } from '../../apps/registry/src/versions/version-index';
 import { createTestDatabase, type TestDatabase } from './database';
 import { startRegistryProcess, waitFor200, type RegistryProcess } from './registry-process';
@@ -45,8 +46,12 @@ export async function createBackends(label: string): Promise<SharedBackends> {
     dataSource,
     blobs,
     async ingestService() {
-      const repo = new ModuleVersionRepository(await dataSource());
-      return new IngestService(repo, blobs(), new VersionIndex(repo), join(dataDir, 'tmp-seed'));
+      const ds = await dataSource();
+      const repo = new ModuleVersionRepository(ds);
+      // Announce what is stored as another instance would, so running
+      // servers drop their cached "not found" for it.
+      const announce = (path: string, version: string) => void ds.query('SELECT pg_notify($1, $2)', [VERSIONS_CHANNEL, JSON.stringify({ path, version, stored: true })]);
+      return new IngestService(repo, blobs(), new VersionIndex(repo), join(dataDir, 'tmp-seed'), announce);
     },
     async versionCount() {
       const [{ n }] = await (await dataSource()).query('SELECT count(*)::int AS n FROM module_versions');

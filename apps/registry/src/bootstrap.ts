@@ -35,7 +35,9 @@ export async function startRegistry(env: Env, logger: AppLogger): Promise<Runnin
     const metrics = new Metrics();
 
     const adapter = new FastifyAdapter({
-      https: env.tls ? { cert: readFileSync(env.tls.cert), key: readFileSync(env.tls.key) } : null,
+      // Request line plus headers beyond this: Node answers 431 and closes.
+      https: env.tls ? { cert: readFileSync(env.tls.cert), key: readFileSync(env.tls.key), maxHeaderSize: env.limits.maxHeaderBytes } : null,
+      http: { maxHeaderSize: env.limits.maxHeaderBytes },
       requestIdHeader: 'x-request-id',
       trustProxy: env.trustProxy,
       genReqId: () => randomUUID(),

@@ -70,6 +70,25 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  watchParent(() => stop('parent exited'));
+}
+
+/**
+ * Under `npm start` a supervisor may signal npm alone and npm exit without
+ * passing the signal on: the server would be orphaned, with its embedded
+ * PostgreSQL. When the parent goes away (we are re-parented), stop too. A
+ * server started straight by a supervisor (parent pid 1) is not affected.
+ */
+function watchParent(onGone: () => void): void {
+  const parent = process.ppid;
+  if (parent <= 1 || cluster.isWorker) return;
+  const t = setInterval(() => {
+    if (process.ppid !== parent) {
+      clearInterval(t);
+      onGone();
+    }
+  }, 500);
+  t.unref();
 }
 
 main().catch((err) => {

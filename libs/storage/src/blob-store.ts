@@ -37,6 +37,12 @@ export interface BlobStore {
   list(prefix: string): AsyncIterable<string>;
   /** Readiness: throws a short error when the store is not usable. */
   check(): Promise<void>;
+  /**
+   * Removes what puts interrupted by a crash left behind, if started before
+   * `olderThan` (fs: temp files; S3: incomplete multipart uploads). Returns
+   * a description of each thing removed.
+   */
+  sweepIncomplete(olderThan: Date): Promise<string[]>;
 }
 
 export class BlobNotFound extends Error {

@@ -106,6 +106,19 @@ export class FsBlobStore implements BlobStore {
     yield* this.walk(dirKey, (name) => name.startsWith(namePrefix));
   }
 
+  async sweepIncomplete(olderThan: Date): Promise<string[]> {
+    const dir = join(this.root, TMP_DIR);
+    const removed: string[] = [];
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      const file = join(dir, name);
+      const st = await stat(file).catch(() => null);
+      if (!st || st.mtime >= olderThan) continue;
+      await rm(file, { force: true }).catch(() => undefined);
+      removed.push(`${TMP_DIR}/${name}`);
+    }
+    return removed;
+  }
+
   async check(): Promise<void> {
     const probe = join(this.root, TMP_DIR, `check-${randomUUID()}`);
     try {

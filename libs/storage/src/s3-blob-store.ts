@@ -6,6 +6,8 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
+  ListMultipartUploadsCommand,
+  AbortMultipartUploadCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable, Transform, pipeline } from 'node:stream';
@@ -147,6 +149,27 @@ export class S3BlobStore implements BlobStore {
       }
       ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (ContinuationToken);
+  }
+
+  async sweepIncomplete(olderThan: Date): Promise<string[]> {
+    const removed: string[] = [];
+    let KeyMarker: string | undefined;
+    let UploadIdMarker: string | undefined;
+    try {
+      for (;;) {
+        const page = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.base || undefined, KeyMarker, UploadIdMarker }));
+        for (const u of page.Uploads ?? []) {
+          if (!u.Key || !u.UploadId || !u.Initiated || u.Initiated >= olderThan) continue;
+          await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key, UploadId: u.UploadId }));
+          removed.push(`multipart upload of ${u.Key.slice(this.base.length)} (started ${u.Initiated.toISOString()})`);
+        }
+        if (!page.IsTruncated) return removed;
+        KeyMarker = page.NextKeyMarker;
+        UploadIdMarker = page.NextUploadIdMarker;
+      }
+    } catch (err) {
+      throw bucketFailure(this.bucket, err);
+    }
   }
 
   async check(): Promise<void> {

@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GoModError } from '@modgate/gomod';
 import type { AppLogger } from '../logging/logger';
 import { GoproxyError, oneLine } from './goproxy-error';
+import { unavailableError } from './unavailable';
 
 /**
  * Writes any error as ModGate answers errors: GOPROXY routes get one
@@ -34,6 +35,11 @@ function toGoproxyError(exception: unknown, req: FastifyRequest, log: AppLogger)
     return exception;
   }
   if (exception instanceof GoModError) return new GoproxyError('not-found', exception.message);
+  const away = unavailableError(exception);
+  if (away) {
+    log.warn({ reqId: req.id, err: (exception as Error).message }, 'dependency unavailable');
+    return away;
+  }
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
     if (status === 404) return new GoproxyError('not-found', 'not found');

@@ -64,6 +64,18 @@ export interface Env {
     readonly maxFailures: number;
     readonly lockoutSeconds: number;
   };
+  /** How long "not found" answers for versions and modules are remembered (0: never). */
+  readonly negativeCacheSeconds: number;
+  readonly limits: {
+    /** Cache fills one client address may run at once; more wait (up to fillQueuePerClient). */
+    readonly fillsPerClient: number;
+    readonly fillQueuePerClient: number;
+    /** Cache fills running at once in this process; more wait (up to fillQueue), then 503. */
+    readonly maxFills: number;
+    readonly fillQueue: number;
+    /** Request line plus headers, at most. */
+    readonly maxHeaderBytes: number;
+  };
   readonly audit: {
     /** Write the audit log (MODGATE_AUDIT=false turns it off, e.g. to measure its cost). */
     readonly enabled: boolean;
@@ -145,6 +157,12 @@ const schema = z.object({
   MODGATE_AUTH_CACHE_SECONDS: int(0, 30).default(2),
   MODGATE_AUTH_MAX_FAILURES: int(1, 1000).default(10),
   MODGATE_AUTH_LOCKOUT_SECONDS: int(1, 86400).default(300),
+  MODGATE_NEGATIVE_CACHE_SECONDS: int(0, 86400).default(60),
+  MODGATE_FILLS_PER_CLIENT: int(1, 1000).default(8),
+  MODGATE_FILL_QUEUE_PER_CLIENT: int(0, 100_000).default(64),
+  MODGATE_MAX_FILLS: int(1, 1000).default(16),
+  MODGATE_FILL_QUEUE: int(0, 100_000).default(512),
+  MODGATE_MAX_HEADER_BYTES: int(1024, 1 << 20).default(16384),
   MODGATE_AUDIT: bool.default(true),
   MODGATE_AUDIT_RETENTION_DAYS: int(1, 36500).optional(),
   MODGATE_AUDIT_SIGNING_KEY: z.string().min(1).optional(),
@@ -217,6 +235,14 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
       cacheSeconds: e.MODGATE_AUTH_CACHE_SECONDS,
       maxFailures: e.MODGATE_AUTH_MAX_FAILURES,
       lockoutSeconds: e.MODGATE_AUTH_LOCKOUT_SECONDS,
+    }),
+    negativeCacheSeconds: e.MODGATE_NEGATIVE_CACHE_SECONDS,
+    limits: Object.freeze({
+      fillsPerClient: e.MODGATE_FILLS_PER_CLIENT,
+      fillQueuePerClient: e.MODGATE_FILL_QUEUE_PER_CLIENT,
+      maxFills: e.MODGATE_MAX_FILLS,
+      fillQueue: e.MODGATE_FILL_QUEUE,
+      maxHeaderBytes: e.MODGATE_MAX_HEADER_BYTES,
     }),
     audit: Object.freeze({
       enabled: e.MODGATE_AUDIT,

@@ -8,6 +8,7 @@ import type { Upstream } from '../config/upstreams';
 import type { VersionIndex } from '../versions/version-index';
 import type { VersionRecord } from '../versions/version-record';
 import type { ProxyMetrics } from './proxy.metrics';
+import type { FillLimiter } from './fill-limiter';
 import { SingleFlight } from './singleflight';
 import { UpstreamClient, UpstreamError } from './upstream.client';
 import type { VersionLock } from './version-lock';
@@ -35,9 +36,17 @@ export class CacheFillService {
     private readonly metrics: ProxyMetrics,
     private readonly log: AppLogger,
     private readonly verify: VersionVerifier | null = null,
+    private readonly limiter: FillLimiter | null = null,
   ) {}
 
-  fill(path: string, version: string): Promise<VersionRecord> {
+  /** `client` (the address asking) is held to its share of concurrent fills (FillLimiter). */
+  fill(path: string, version: string, client = 'internal'): Promise<VersionRecord> {
+    const key = `${path}@${version}`;
+    if (!this.flights.has(key) && this.limiter) return this.limiter.run(client, () => this.fillNow(path, version));
+    return this.fillNow(path, version);
+  }
+
+  private fillNow(path: string, version: string): Promise<VersionRecord> {
     const key = `${path}@${version}`;
     return this.flights.do(key, () =>
       this.lock.withLock(key, async () => {
@@ -53,7 +62,13 @@ export class CacheFillService {
    * A public version's .info and .mod only (what graph resolution reads):
    * checked and kept in module_mods, so the zip is fetched only when asked for.
    */
-  fillMod(path: string, version: string): Promise<ModRecord> {
+  fillMod(path: string, version: string, client = 'internal'): Promise<ModRecord> {
+    const key = `${path}@${version}`;
+    if (!this.modFlights.has(key) && this.limiter) return this.limiter.run(client, () => this.fillModNow(path, version));
+    return this.fillModNow(path, version);
+  }
+
+  private fillModNow(path: string, version: string): Promise<ModRecord> {
     const key = `${path}@${version}`;
     return this.modFlights.do(key, () => this.lock.withLock(`mod ${key}`, async () => {
       // Another process may have stored it (or the whole version) meanwhile.

@@ -70,7 +70,7 @@ export class ProxyController implements OnModuleInit {
           ? await this.proxy.list(r.path)
           : r.kind === 'latest'
             ? await this.proxy.latest(r.path)
-            : await this.proxy[r.kind](r.path, r.version);
+            : await this.proxy[r.kind](r.path, r.version, req.ip);
       await sendProxyReply(req, reply, answer, this.metrics);
       const served = req.method === 'GET' && (reply.statusCode === 200 || reply.statusCode === 206) ? Number(reply.getHeader('content-length') ?? 0) : 0;
       this.audit.download(req, who, ACTIONS[r.kind], r.path, 'version' in r ? r.version : null, reply.statusCode, served, null);

@@ -10,7 +10,7 @@ export class ProxyMetrics {
   readonly upstreamFetches: Counter<'outcome'>;
   readonly upstreamSeconds: Histogram;
   readonly fills: Counter<'outcome'>;
-  readonly cacheLookups = { hit: 0, miss: 0 };
+  readonly cacheLookups = { hit: 0, miss: 0, negative: 0 };
   readonly bytesByKind: Record<string, number> = {};
 
   cacheHit(): void {
@@ -19,6 +19,11 @@ export class ProxyMetrics {
 
   cacheMiss(): void {
     this.cacheLookups.miss++;
+  }
+
+  /** A "not found" answered from the negative cache. */
+  negativeHit(): void {
+    this.cacheLookups.negative++;
   }
 
   served(kind: string, bytes: number): void {
@@ -33,13 +38,14 @@ export class ProxyMetrics {
     const bytes = this.bytesByKind;
     new Counter({
       name: 'modgate_cache_lookups_total',
-      help: 'Version lookups on the read path: hit (stored) or miss (filled or not found)',
+      help: 'Version lookups on the read path: hit (stored), miss (filled or not found) or negative (a recent "not found" repeated)',
       labelNames: ['result'],
       registers,
       collect() {
         this.reset();
         this.inc({ result: 'hit' }, lookups.hit);
         this.inc({ result: 'miss' }, lookups.miss);
+        this.inc({ result: 'negative' }, lookups.negative);
       },
     });
     new Counter({

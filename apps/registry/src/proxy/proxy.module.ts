@@ -13,7 +13,9 @@ import { ModuleVersionRepository } from '../versions/module-version.repository';
 import { VersionIndex } from '../versions/version-index';
 import { ModuleModStore } from '../versions/module-mod.store';
 import { VersionsModule } from '../versions/versions.module';
+import { NegativeCache } from '../versions/negative-cache';
 import { CacheFillService } from './cache-fill.service';
+import { FillLimiter } from './fill-limiter';
 import { ModCache } from './mod-cache';
 import { OwnedPaths } from './owned-paths';
 import { ProxyController } from './proxy.controller';
@@ -21,8 +23,6 @@ import { ProxyMetrics } from './proxy.metrics';
 import { ProxyService } from './proxy.service';
 import { UpstreamClient } from './upstream.client';
 import { VersionLock } from './version-lock';
-
-const MAX_CONCURRENT_FILLS = 16;
 
 @Module({
   // AuthenticationService comes from the global AuthModule.
@@ -40,19 +40,25 @@ const MAX_CONCURRENT_FILLS = 16;
     },
     {
       provide: VersionLock,
-      inject: [DataSource],
-      useFactory: (ds: DataSource) => new VersionLock(ds.options.type === 'postgres' ? String((ds.options as { url?: string }).url) : '', MAX_CONCURRENT_FILLS),
+      inject: [DataSource, ENV],
+      // A lock connection per fill that may run at once, and a few for fills of .mod alone.
+      useFactory: (ds: DataSource, env: Env) => new VersionLock(ds.options.type === 'postgres' ? String((ds.options as { url?: string }).url) : '', env.limits.maxFills + 4),
     },
     {
       provide: CacheFillService,
-      inject: [UpstreamClient, IngestService, VersionIndex, VersionLock, ModuleModStore, ProxyMetrics, LOGGER],
-      useFactory: (u: UpstreamClient, i: IngestService, idx: VersionIndex, l: VersionLock, ms: ModuleModStore, m: ProxyMetrics, log: AppLogger) =>
-        new CacheFillService(u, i, idx, l, ms, m, log),
+      inject: [UpstreamClient, IngestService, VersionIndex, VersionLock, ModuleModStore, ProxyMetrics, LOGGER, ENV],
+      useFactory: (u: UpstreamClient, i: IngestService, idx: VersionIndex, l: VersionLock, ms: ModuleModStore, m: ProxyMetrics, log: AppLogger, env: Env) =>
+        new CacheFillService(u, i, idx, l, ms, m, log, null, new FillLimiter({
+          perClient: env.limits.fillsPerClient,
+          queuePerClient: env.limits.fillQueuePerClient,
+          max: env.limits.maxFills,
+          queue: env.limits.fillQueue,
+        })),
     },
     { provide: ModCache, useValue: new ModCache() },
     {
       provide: ProxyService,
-      inject: [ENV, VersionIndex, ModuleVersionRepository, CacheFillService, UpstreamClient, BLOB_STORE, ModCache, ModuleModStore, OwnedPaths, ProxyMetrics],
+      inject: [ENV, VersionIndex, ModuleVersionRepository, CacheFillService, UpstreamClient, BLOB_STORE, ModCache, ModuleModStore, OwnedPaths, ProxyMetrics, NegativeCache],
       useFactory: (
         env: Env,
         idx: VersionIndex,
@@ -64,7 +70,8 @@ const MAX_CONCURRENT_FILLS = 16;
         modStore: ModuleModStore,
         owned: OwnedPaths,
         m: ProxyMetrics,
-      ) => new ProxyService(env, idx, repo, fill, up, blobs, mods, modStore, owned, m),
+        neg: NegativeCache,
+      ) => new ProxyService(env, idx, repo, fill, up, blobs, mods, modStore, owned, m, neg),
     },
     {
       provide: SumdbService,

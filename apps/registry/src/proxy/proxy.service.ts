@@ -13,6 +13,7 @@ import { JSON_TYPE, ProxyReply, TEXT } from './proxy-reply';
 import type { ProxyMetrics } from './proxy.metrics';
 import { UpstreamClient, UpstreamError } from './upstream.client';
 import { latestOf, listable } from '../versions/version-choice';
+import { listKey, versionKey, type NegativeCache } from '../versions/negative-cache';
 
 /**
  * The GOPROXY read path. Each method tells its story in order: what is
@@ -35,28 +36,34 @@ export class ProxyService {
     private readonly modStore: ModuleModStore,
     private readonly owned: OwnedPaths,
     private readonly metrics: ProxyMetrics,
+    private readonly negative: NegativeCache,
   ) {}
 
-  async info(path: string, version: string): Promise<ProxyReply> {
+  /** `client`: the address asking, held to its share of uncached fills. */
+  async info(path: string, version: string, client?: string): Promise<ProxyReply> {
     if (!isCanonicalVersion(version)) return this.revisionInfo(path, version);
-    const v = await this.meta(path, version);
+    const v = await this.meta(path, version, client);
     const body = this.infoBody(v);
     return { kind: 'info', contentType: JSON_TYPE, body, size: body.length, etag: `"${v.modHash}.info"`, immutable: true };
   }
 
-  async mod(path: string, version: string): Promise<ProxyReply> {
-    const v = await this.meta(path, version);
+  async mod(path: string, version: string, client?: string): Promise<ProxyReply> {
+    const v = await this.meta(path, version, client);
     const data = 'mod' in v ? v.mod : await this.mods.get(v, () => this.blobs.read(v.modKey));
     return { kind: 'mod', contentType: TEXT, body: data, size: data.length, etag: `"${v.modHash}"`, immutable: true };
   }
 
-  async zip(path: string, version: string): Promise<ProxyReply> {
-    const v = await this.version(path, version);
+  async zip(path: string, version: string, client?: string): Promise<ProxyReply> {
+    const v = await this.version(path, version, client);
     const open = async (range?: { start: number; end: number }) => (await this.blobs.open(v.zipKey, range)).body as NodeJS.ReadableStream as import('node:stream').Readable;
     return { kind: 'zip', contentType: 'application/zip', body: open, size: v.zipSize, etag: `"${v.zipHash}"`, immutable: true };
   }
 
   async list(path: string): Promise<ProxyReply> {
+    return this.orRememberedAbsent(listKey(path), () => this.listNow(path));
+  }
+
+  private async listNow(path: string): Promise<ProxyReply> {
     const stored = (await this.repo.listVersions(path)).map((v) => v.version);
     let versions = stored;
     if (this.mayAskUpstream(path)) {
@@ -95,12 +102,16 @@ export class ProxyService {
    * (module_mods), fetched from upstream now without the zip; 404 when it
    * cannot exist here.
    */
-  private async meta(path: string, version: string): Promise<VersionRecord | ModRecord> {
+  private async meta(path: string, version: string, client?: string): Promise<VersionRecord | ModRecord> {
     const hot = this.index.peek(path, version) ?? this.modStore.peek(path, version);
     if (hot) {
       this.metrics.cacheHit();
       return hot;
     }
+    return this.orRememberedAbsent(versionKey(path, version), () => this.metaMiss(path, version, client));
+  }
+
+  private async metaMiss(path: string, version: string, client?: string): Promise<VersionRecord | ModRecord> {
     checkVersionOr404(path, version);
     const stored = (await this.index.find(path, version)) ?? (await this.modStore.find(path, version));
     if (stored) {
@@ -109,16 +120,20 @@ export class ProxyService {
     }
     this.metrics.cacheMiss();
     if (!this.mayAskUpstream(path)) throw await this.missing(path, version);
-    return this.fallbackOnOutage(path, version, () => this.fill.fillMod(path, version));
+    return this.fallbackOnOutage(path, version, () => this.fill.fillMod(path, version, client));
   }
 
   /** A stored version, or one filled from upstream now; 404 when it cannot exist here. */
-  private async version(path: string, version: string): Promise<VersionRecord> {
+  private async version(path: string, version: string, client?: string): Promise<VersionRecord> {
     const hot = this.index.peek(path, version);
     if (hot) {
       this.metrics.cacheHit();
       return hot;
     }
+    return this.orRememberedAbsent(versionKey(path, version), () => this.versionMiss(path, version, client));
+  }
+
+  private async versionMiss(path: string, version: string, client?: string): Promise<VersionRecord> {
     checkVersionOr404(path, version);
     const stored = await this.index.find(path, version);
     if (stored) {
@@ -127,7 +142,26 @@ export class ProxyService {
     }
     this.metrics.cacheMiss();
     if (!this.mayAskUpstream(path)) throw await this.missing(path, version);
-    return this.fallbackOnOutage(path, version, () => this.fill.fill(path, version));
+    return this.fallbackOnOutage(path, version, () => this.fill.fill(path, version, client));
+  }
+
+  /**
+   * A "not found" answered moments ago is answered again without asking
+   * the database or an upstream (see NegativeCache); a new one is kept.
+   * Outages (fallback mode's "upstream is unavailable") are not kept.
+   */
+  private async orRememberedAbsent<T>(key: string, lookup: () => Promise<T>): Promise<T> {
+    const known = this.negative.get(key);
+    if (known !== undefined) {
+      this.metrics.negativeHit();
+      throw new GoproxyError('not-found', known);
+    }
+    try {
+      return await lookup();
+    } catch (err) {
+      if (err instanceof GoproxyError && err.kind === 'not-found' && !/unavailable/.test(err.message)) this.negative.remember(key, err.message);
+      throw err;
+    }
   }
 
   /** In fallback mode an unreachable upstream means "not here" (404), not a failure. */

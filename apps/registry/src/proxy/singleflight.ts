@@ -2,6 +2,10 @@
 export class SingleFlight<T> {
   private readonly inflight = new Map<string, Promise<T>>();
 
+  has(key: string): boolean {
+    return this.inflight.has(key);
+  }
+
   do(key: string, fn: () => Promise<T>): Promise<T> {
     const running = this.inflight.get(key);
     if (running) return running;

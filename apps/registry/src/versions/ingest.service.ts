@@ -64,6 +64,8 @@ export class IngestService {
     private readonly blobs: BlobStore,
     private readonly index: VersionIndex,
     private readonly tmpDir: string,
+    /** Told of every version stored by this call (not of ones found stored). */
+    private readonly onStored: (path: string, version: string) => void = () => undefined,
   ) {}
 
   async ingest(input: IngestInput): Promise<{ record: VersionRecord; created: boolean }> {
@@ -118,6 +120,7 @@ export class IngestService {
         stored = inserted;
         if (!inserted) return { record: this.sameOrConflict(record, hashes), created: false };
         this.index.remember(record);
+        this.onStored(path, version);
         return { record, created: true };
       } finally {
         if (!stored) await this.removeBlobs(keys);

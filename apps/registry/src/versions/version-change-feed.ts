@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { PgListener } from '../database/pg-listener';
 import type { AppLogger } from '../logging/logger';
+import type { NegativeCache } from './negative-cache';
 import type { VersionIndex } from './version-index';
 
 export const VERSIONS_CHANNEL = 'modgate_versions';
@@ -8,7 +9,8 @@ export const VERSIONS_CHANNEL = 'modgate_versions';
 /**
  * Deleting a version must reach every instance's in-memory index at once:
  * stored versions are otherwise never re-checked. A deletion is announced
- * with NOTIFY; each instance LISTENs and forgets the version. Notifications
+ * with NOTIFY; each instance LISTENs and forgets the version. Storing one
+ * is announced too, so that no instance keeps answering "not found" for it. Notifications
  * sent while the LISTEN was down are lost, so on every (re)listen the
  * tombstones written since the last one are replayed.
  */
@@ -19,6 +21,7 @@ export class VersionChangeFeed {
   constructor(
     private readonly ds: DataSource,
     private readonly index: VersionIndex,
+    private readonly negative: NegativeCache,
     databaseUrl: string | null,
     private readonly log: AppLogger,
   ) {
@@ -53,10 +56,22 @@ export class VersionChangeFeed {
     await this.ds.query('SELECT pg_notify($1, $2)', [VERSIONS_CHANNEL, JSON.stringify({ path, version })]);
   }
 
+  /**
+   * A version was stored (publish or cache fill): every instance drops its
+   * cached "not found" for it at once. Best effort: a lost notification
+   * costs at most the negative cache's lifetime.
+   */
+  stored(path: string, version: string): void {
+    this.negative.clear(path, version);
+    void this.ds.query('SELECT pg_notify($1, $2)', [VERSIONS_CHANNEL, JSON.stringify({ path, version, stored: true })]).catch(() => undefined);
+  }
+
   private onMessage(payload: string | undefined): void {
     try {
-      const { path, version } = JSON.parse(payload ?? '') as { path?: unknown; version?: unknown };
-      if (typeof path === 'string' && typeof version === 'string') this.index.forget(path, version);
+      const { path, version, stored } = JSON.parse(payload ?? '') as { path?: unknown; version?: unknown; stored?: unknown };
+      if (typeof path !== 'string' || typeof version !== 'string') return;
+      this.negative.clear(path, version);
+      if (stored !== true) this.index.forget(path, version);
     } catch {
       // Not ours to understand: ignore.
     }
