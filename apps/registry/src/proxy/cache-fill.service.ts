@@ -39,23 +39,27 @@ export class CacheFillService {
     private readonly limiter: FillLimiter | null = null,
   ) {}
 
-  /** `client` (the address asking) is held to its share of concurrent fills (FillLimiter). */
+  /**
+   * `client` (the address asking) is held to its share of concurrent fills
+   * (FillLimiter); a request for a fill already started or waiting joins it
+   * and takes no share.
+   */
   fill(path: string, version: string, client = 'internal'): Promise<VersionRecord> {
     const key = `${path}@${version}`;
-    if (!this.flights.has(key) && this.limiter) return this.limiter.run(client, () => this.fillNow(path, version));
-    return this.fillNow(path, version);
+    return this.flights.do(key, () =>
+      this.limited(client, () =>
+        this.lock.withLock(key, async () => {
+          // Another process may have stored it while we waited for the lock.
+          const stored = await this.index.find(path, version);
+          if (stored) return stored;
+          return this.fetchAndStore(path, version);
+        }),
+      ),
+    );
   }
 
-  private fillNow(path: string, version: string): Promise<VersionRecord> {
-    const key = `${path}@${version}`;
-    return this.flights.do(key, () =>
-      this.lock.withLock(key, async () => {
-        // Another process may have stored it while we waited for the lock.
-        const stored = await this.index.find(path, version);
-        if (stored) return stored;
-        return this.fetchAndStore(path, version);
-      }),
-    );
+  private limited<T>(client: string, fn: () => Promise<T>): Promise<T> {
+    return this.limiter ? this.limiter.run(client, fn) : fn();
   }
 
   /**
@@ -64,13 +68,7 @@ export class CacheFillService {
    */
   fillMod(path: string, version: string, client = 'internal'): Promise<ModRecord> {
     const key = `${path}@${version}`;
-    if (!this.modFlights.has(key) && this.limiter) return this.limiter.run(client, () => this.fillModNow(path, version));
-    return this.fillModNow(path, version);
-  }
-
-  private fillModNow(path: string, version: string): Promise<ModRecord> {
-    const key = `${path}@${version}`;
-    return this.modFlights.do(key, () => this.lock.withLock(`mod ${key}`, async () => {
+    return this.modFlights.do(key, () => this.limited(client, () => this.lock.withLock(`mod ${key}`, async () => {
       // Another process may have stored it (or the whole version) meanwhile.
       const stored = await this.mods.find(path, version);
       if (stored) return stored;
@@ -83,7 +81,7 @@ export class CacheFillService {
         this.metrics.fills.inc({ outcome: err instanceof UpstreamError && err.failure.kind === 'not-found' ? 'not-found' : 'failed' });
         throw translate(err, path, version);
       }
-    }));
+    })));
   }
 
   /** .info then .mod from the first upstream that has the version; checked before anything is kept. */

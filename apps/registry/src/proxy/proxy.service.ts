@@ -120,6 +120,7 @@ export class ProxyService {
     }
     this.metrics.cacheMiss();
     if (!this.mayAskUpstream(path)) throw await this.missing(path, version);
+    this.knownAbsent(versionKey(path, version));
     return this.fallbackOnOutage(path, version, () => this.fill.fillMod(path, version, client));
   }
 
@@ -142,6 +143,7 @@ export class ProxyService {
     }
     this.metrics.cacheMiss();
     if (!this.mayAskUpstream(path)) throw await this.missing(path, version);
+    this.knownAbsent(versionKey(path, version));
     return this.fallbackOnOutage(path, version, () => this.fill.fill(path, version, client));
   }
 
@@ -151,17 +153,25 @@ export class ProxyService {
    * Outages (fallback mode's "upstream is unavailable") are not kept.
    */
   private async orRememberedAbsent<T>(key: string, lookup: () => Promise<T>): Promise<T> {
-    const known = this.negative.get(key);
-    if (known !== undefined) {
-      this.metrics.negativeHit();
-      throw new GoproxyError('not-found', known);
-    }
+    this.knownAbsent(key);
     try {
       return await lookup();
     } catch (err) {
       if (err instanceof GoproxyError && err.kind === 'not-found' && !/unavailable/.test(err.message)) this.negative.remember(key, err.message);
       throw err;
     }
+  }
+
+  /**
+   * Throws the remembered "not found" for key, if any. Checked again right
+   * before a fill: a fill that failed while this request was looking in the
+   * database has just left its answer here.
+   */
+  private knownAbsent(key: string): void {
+    const known = this.negative.get(key);
+    if (known === undefined) return;
+    this.metrics.negativeHit();
+    throw new GoproxyError('not-found', known);
   }
 
   /** In fallback mode an unreachable upstream means "not here" (404), not a failure. */
