@@ -4,8 +4,8 @@
 // module loader cannot require it. Starting again on the same directory and
 // port brings the same data back, as after an outage. Also a SharedBackends
 // on such a database, so seedVersions and startModgate work on it.
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createBlobStore } from '@modgate/storage';
@@ -50,6 +50,13 @@ export interface ControlledPostgres {
   readonly port: number;
   /** Stops PostgreSQL (fast shutdown) and waits until it is gone. */
   stop(): Promise<void>;
+  /**
+   * SIGSTOPs the postmaster and every backend: connections stay open and
+   * new ones are accepted by the kernel, but nothing answers (a frozen host,
+   * a partition). thaw() (SIGCONT) lets them carry on.
+   */
+  freeze(): void;
+  thaw(): void;
 }
 
 /** Starts (initialising on first use) the embedded cluster under dir/pg on 127.0.0.1:port. */
@@ -76,9 +83,25 @@ export async function startControlledPostgres(dir: string, port: number, timeout
       reject(new Error(`embedded PostgreSQL helper exited (code ${code}):\n${err}`));
     });
   });
+  const pids = (): number[] => {
+    const postmaster = Number(readFileSync(join(dir, 'pg', 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    let children: number[] = [];
+    try {
+      children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(postmaster)]).toString().split('\n').map((l) => Number(l.trim())).filter((n) => n > 0);
+    } catch {
+      // ps exits 1 when there are none
+    }
+    return [postmaster, ...children];
+  };
   return {
     url,
     port,
+    freeze() {
+      for (const pid of pids()) process.kill(pid, 'SIGSTOP'); // the postmaster first: it forks no new backend meanwhile
+    },
+    thaw() {
+      for (const pid of pids().reverse()) process.kill(pid, 'SIGCONT');
+    },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.stdin!.end();
       const code = await exited;

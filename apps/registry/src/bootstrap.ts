@@ -38,9 +38,14 @@ export async function startRegistry(env: Env, logger: AppLogger): Promise<Runnin
       // Request line plus headers beyond this: Node answers 431 and closes.
       https: env.tls ? { cert: readFileSync(env.tls.cert), key: readFileSync(env.tls.key), maxHeaderSize: env.limits.maxHeaderBytes } : null,
       http: { maxHeaderSize: env.limits.maxHeaderBytes },
-      requestIdHeader: 'x-request-id',
+      // A client's X-Request-Id is kept only when it looks like one: it goes
+      // into logs and audit rows.
+      requestIdHeader: false,
       trustProxy: env.trustProxy,
-      genReqId: () => randomUUID(),
+      genReqId: (req: { headers: Record<string, string | string[] | undefined> }) => {
+        const given = req.headers['x-request-id'];
+        return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID();
+      },
       // Module paths can be long; versions contain '+'. Keep the router strict otherwise.
       routerOptions: { maxParamLength: 1024 },
       return503OnClosing: true,

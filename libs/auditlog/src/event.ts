@@ -5,6 +5,12 @@
 export type AuditOutcome = 'allowed' | 'denied' | 'error';
 
 export interface AuditEvent {
+  /**
+   * Unique per event, made when it happens: a write that is retried or
+   * replayed from a spill file is recognised and skipped. Not hashed (the
+   * chain covers what happened, not how it was delivered).
+   */
+  readonly eventId?: string;
   readonly at: Date;
   readonly principalKind: 'user' | 'service' | 'anonymous';
   readonly principalId: string | null;

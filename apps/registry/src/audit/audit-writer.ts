@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AppLogger } from '../logging/logger';
 import type { AuditEvent } from '@modgate/auditlog';
+import type { AppLogger } from '../logging/logger';
 import type { AuditMetrics } from './audit.metrics';
 import type { AuditRepository } from './audit.repository';
 
@@ -12,31 +13,43 @@ export interface AuditWriterOptions {
   readonly flushMs: number;
   /** Events kept in memory while PostgreSQL is away; beyond this they go to the spill file. */
   readonly maxInMemory: number;
+  /** How long a security event may wait for PostgreSQL before it is spilled instead. */
+  readonly durableWithinMs: number;
 }
 
-const DEFAULTS: AuditWriterOptions = { batchSize: 1000, flushMs: 200, maxInMemory: 20_000 };
+const DEFAULTS: AuditWriterOptions = { batchSize: 1000, flushMs: 200, maxInMemory: 20_000, durableWithinMs: 2000 };
+const MAX_BACKOFF_MS = 5000;
 
 interface Pending {
   readonly event: AuditEvent;
-  readonly done?: (err?: Error) => void;
+  done?: (err?: Error) => void;
 }
 
 /**
  * The one audit writer of a process. Download events are queued and written
- * in batches off the request path; security events are written before their
- * request is answered (recordNow). When PostgreSQL is unavailable events stay
- * queued, up to maxInMemory, and then go to spill files under
- * MODGATE_DATA_DIR/audit-spill (appended and fsync'd); everything is written
- * when the database is back, spill files first. At shutdown the queue is
- * flushed, or spilled. Only what is queued in memory is at risk if the
- * process dies hard; that number is the metric modgate_audit_events_at_risk.
+ * in batches off the request path; security events are stored before their
+ * request is answered (recordNow). When PostgreSQL is away or slow, events
+ * stay queued up to maxInMemory and then go to spill files under
+ * MODGATE_DATA_DIR/audit-spill (written whole, fsync'd, renamed into place);
+ * a security event that cannot be written within durableWithinMs is spilled
+ * at once. Spill files are written first when the database answers again
+ * (by this process or the next one to start). Every event carries an id, so
+ * a write retried after a timeout or replayed from a spill file is never
+ * stored twice. At shutdown the queue is flushed, or spilled. Only what is
+ * queued in memory is at risk if the process dies hard: that number is the
+ * metric modgate_audit_events_at_risk.
  */
 export class AuditWriter {
   private queue: Pending[] = [];
   private flushing: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private dbDown = false;
+  private backoffMs = 0;
+  private retryAt = 0;
   private spillSeq = 0;
+  private spilling: Promise<void> = Promise.resolve();
+  private overflowing = false;
+  private inSpill = 0;
   private readonly opts: AuditWriterOptions;
   private readonly spillPrefix = `${process.pid}-${Date.now()}`;
 
@@ -48,7 +61,8 @@ export class AuditWriter {
     opts: Partial<AuditWriterOptions> = {},
   ) {
     this.opts = { ...DEFAULTS, ...opts };
-    metrics.atRisk(() => this.queue.length);
+    // Queued, or on the way to a spill file but not yet on disk.
+    metrics.atRisk(() => this.queue.length + this.inSpill);
   }
 
   async start(): Promise<void> {
@@ -61,21 +75,43 @@ export class AuditWriter {
 
   /** Queues an event; written within flushMs (hot path: no I/O here). */
   record(event: AuditEvent): void {
-    this.queue.push({ event });
-    if (this.queue.length >= this.opts.batchSize && !this.flushing) void this.flush();
+    this.queue.push({ event: withId(event) });
+    // One spill at a time takes all that is over the bound, so a burst makes a
+    // file per disk write, not per event.
+    if (this.queue.length > this.opts.maxInMemory) this.spillOverflow();
+    else if (this.queue.length >= this.opts.batchSize && !this.flushing) void this.flush();
   }
 
-  /** Queues an event and resolves once it is stored (in PostgreSQL, or durably in a spill file). */
+  /** Resolves once the event is stored: in PostgreSQL, or durably in a spill file. */
   recordNow(event: AuditEvent): Promise<void> {
+    const e = withId(event);
+    if (this.dbDown) return this.spillNow([{ event: e }]);
     return new Promise((resolve, reject) => {
-      this.queue.push({ event, done: (err) => (err ? reject(err) : resolve()) });
-      void this.flush();
+      const p: Pending = { event: e };
+      const timer = setTimeout(() => {
+        // PostgreSQL is slow to answer: keep the event in a file instead (the
+        // write in flight may still land; the event id makes that harmless).
+        p.done = undefined;
+        this.queue = this.queue.filter((q) => q !== p);
+        this.spillNow([{ event: e }]).then(resolve, reject);
+      }, this.opts.durableWithinMs);
+      p.done = (err) => {
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve();
+      };
+      this.queue.push(p);
+      void this.flush(true);
     });
   }
 
-  /** Writes everything queued (looping until empty); never throws. */
-  flush(): Promise<void> {
-    if (this.flushing) return this.flushing.then(() => (this.queue.length ? this.flush() : undefined));
+  /** Writes everything queued (looping until empty, or until the database fails); never throws. */
+  flush(now = false): Promise<void> {
+    if (this.flushing) return this.flushing;
+    if (!now && Date.now() < this.retryAt) {
+      if (this.dbDown) this.spillOverflow();
+      return Promise.resolve();
+    }
     this.flushing = this.drain().finally(() => {
       this.flushing = null;
     });
@@ -86,22 +122,26 @@ export class AuditWriter {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    await this.flush();
-    if (this.queue.length) await this.spill(this.queue.splice(0));
+    this.retryAt = 0;
+    await this.flush(true);
+    await this.spilling;
+    if (this.queue.length) await this.spillNow(this.queue.splice(0));
+    await this.repo.close();
   }
 
   private async drain(): Promise<void> {
     try {
-      if (!(await this.replaySpills())) return this.holdWhileDown();
+      if (!(await this.replaySpills())) return;
       while (this.queue.length) {
         const batch = this.queue.slice(0, this.opts.batchSize);
         try {
           await this.repo.append(batch.map((p) => p.event));
         } catch (err) {
           this.wentDown(err);
-          return this.holdWhileDown();
+          return;
         }
-        this.queue.splice(0, batch.length);
+        const written = new Set(batch);
+        this.queue = this.queue.filter((p) => !written.has(p));
         this.metrics.written(batch.length);
         this.cameBack();
         for (const p of batch) p.done?.();
@@ -111,43 +151,56 @@ export class AuditWriter {
     }
   }
 
-  /**
-   * The database is away: security events (someone waits for them) and the
-   * overflow beyond maxInMemory go to a spill file now.
-   */
-  private async holdWhileDown(): Promise<void> {
-    const waiting = this.queue.filter((p) => p.done);
-    const overflow = this.queue.length - waiting.length - this.opts.maxInMemory;
-    const keep = new Set<Pending>();
-    let skip = overflow > 0 ? overflow : 0;
+  /** Past maxInMemory the oldest queued download events go to a spill file. */
+  private spillOverflow(): void {
+    const over = this.queue.length - this.opts.maxInMemory;
+    if (over <= 0 || this.overflowing) return;
+    this.overflowing = true;
     const out: Pending[] = [];
-    for (const p of this.queue) {
-      if (p.done) out.push(p);
-      else if (skip > 0) {
-        out.push(p);
-        skip--;
-      } else keep.add(p);
-    }
-    if (out.length === 0) return;
-    this.queue = this.queue.filter((p) => keep.has(p));
-    await this.spill(out);
+    const keep: Pending[] = [];
+    for (const p of this.queue) (out.length < over && !p.done ? out : keep).push(p);
+    this.queue = keep;
+    this.inSpill += out.length;
+    this.spilling = this.spilling.then(() => ((this.inSpill -= out.length), this.spillNow(out))).finally(() => {
+      this.overflowing = false;
+      // What arrived meanwhile.
+      if (this.queue.length > this.opts.maxInMemory) this.spillOverflow();
+    });
   }
 
-  private async spill(items: Pending[]): Promise<void> {
-    const file = join(this.spillDir, `${this.spillPrefix}-${String(this.spillSeq++).padStart(6, '0')}.jsonl`);
+  /**
+   * Writes events to a new spill file: to a temp name, fsync'd, then renamed,
+   * so a reader never sees half a file. Resolves the waiters once it is on disk.
+   */
+  private async spillNow(items: Pending[]): Promise<void> {
+    if (items.length === 0) return;
+    this.inSpill += items.length;
     try {
-      const fh = await open(file, 'a', 0o600);
+      await this.writeSpill(items);
+    } finally {
+      this.inSpill -= items.length;
+    }
+  }
+
+  private async writeSpill(items: Pending[]): Promise<void> {
+    const name = `${this.spillPrefix}-${String(this.spillSeq++).padStart(6, '0')}.jsonl`;
+    const tmp = join(this.spillDir, `${name}.tmp`);
+    try {
+      await mkdir(this.spillDir, { recursive: true });
+      const fh = await open(tmp, 'w', 0o600);
       try {
-        await fh.appendFile(items.map((p) => JSON.stringify(p.event)).join('\n') + '\n');
+        await fh.writeFile(items.map((p) => JSON.stringify(p.event)).join('\n') + '\n');
         await fh.sync();
       } finally {
         await fh.close();
       }
+      await rename(tmp, join(this.spillDir, name));
       this.metrics.spilled(items.length);
-      this.log.warn({ events: items.length, file }, 'audit: database unavailable; events kept in a spill file');
+      this.log.warn({ events: items.length, file: name }, 'audit: database unavailable; events kept in a spill file');
       for (const p of items) p.done?.();
     } catch (err) {
-      // Nowhere to keep them: put them back (they stay at risk) and tell the waiters.
+      // Nowhere to keep them: back in the queue (at risk) and tell the waiters.
+      await unlink(tmp).catch(() => undefined);
       this.queue.unshift(...items.filter((p) => !p.done));
       for (const p of items) p.done?.(new Error('the audit log cannot be written (database and spill directory unavailable)'));
       this.log.error({ err: (err as Error).message }, 'audit: cannot write a spill file');
@@ -169,12 +222,9 @@ export class AuditWriter {
       } catch {
         continue; // another process took it
       }
-      const events = (await readFile(claimed, 'utf8'))
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => reviveEvent(JSON.parse(l)));
+      const { events, torn } = parseSpill(await readFile(claimed, 'utf8').catch(() => ''));
+      if (torn) this.log.warn({ file: name, dropped: torn }, 'audit: spill file ends in a torn line (a crash while writing it); that line is dropped');
       try {
-        // One transaction per file: a crash never writes part of it twice.
         if (events.length) await this.repo.append(events);
       } catch (err) {
         await rename(claimed, join(this.spillDir, name)).catch(() => undefined);
@@ -202,12 +252,44 @@ export class AuditWriter {
     this.metrics.failure();
     if (!this.dbDown) this.log.warn({ err: (err as Error).message, queued: this.queue.length }, 'audit: cannot write to PostgreSQL; keeping events');
     this.dbDown = true;
+    // Back off while it is away: no storm of reconnects from a busy writer.
+    this.backoffMs = Math.min(MAX_BACKOFF_MS, Math.max(this.opts.flushMs, this.backoffMs * 2));
+    this.retryAt = Date.now() + this.backoffMs;
+    // Waiters are not kept waiting for an unknown time.
+    const waiting = this.queue.filter((p) => p.done);
+    if (waiting.length) {
+      this.queue = this.queue.filter((p) => !p.done);
+      this.inSpill += waiting.length;
+      this.spilling = this.spilling.then(() => ((this.inSpill -= waiting.length), this.spillNow(waiting)));
+    }
   }
 
   private cameBack(): void {
     if (this.dbDown) this.log.info('audit: writing to PostgreSQL again');
     this.dbDown = false;
+    this.backoffMs = 0;
+    this.retryAt = 0;
   }
+}
+
+function withId(e: AuditEvent): AuditEvent {
+  return e.eventId ? e : { ...e, eventId: randomUUID() };
+}
+
+/** Events of a spill file; a last line cut short by a crash is dropped, a bad line in the middle skipped. */
+function parseSpill(text: string): { events: AuditEvent[]; torn: number } {
+  const events: AuditEvent[] = [];
+  let torn = 0;
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    try {
+      const e = JSON.parse(line) as AuditEvent & { at: string };
+      events.push({ ...e, at: new Date(e.at) });
+    } catch {
+      torn++;
+    }
+  }
+  return { events, torn };
 }
 
 function isAlive(pid: number): boolean {
@@ -218,8 +300,4 @@ function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-function reviveEvent(e: AuditEvent & { at: string }): AuditEvent {
-  return { ...e, at: new Date(e.at) };
 }

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { Pool } from 'pg';
 import type { DataSource } from 'typeorm';
 import { chainRows, type AuditEvent, type AuditOutcome, type AuditRow } from '@modgate/auditlog';
 
@@ -23,32 +25,88 @@ export interface AuditFilter {
  * the hash of the row before it.
  */
 export class AuditRepository {
-  constructor(private readonly ds: DataSource) {}
+  private readonly pool: Pool | null;
 
-  async append(events: readonly AuditEvent[]): Promise<{ firstSeq: number; lastSeq: number }> {
-    return this.ds.transaction(async (em) => {
-      const [head] = await em.query(`SELECT last_seq, last_hash FROM audit_head WHERE id = 1 FOR UPDATE`);
-      const rows = chainRows(Number(head.last_seq), head.last_hash, events);
+  /** With databaseUrl, appends use a small pool of their own with timeouts (see transaction). */
+  constructor(
+    private readonly ds: DataSource,
+    databaseUrl: string | null = null,
+  ) {
+    this.pool = databaseUrl
+      ? new Pool({
+          connectionString: databaseUrl,
+          max: 2,
+          application_name: 'modgate-audit',
+          connectionTimeoutMillis: 3000,
+          query_timeout: 10_000,
+          statement_timeout: 8000,
+          idle_in_transaction_session_timeout: 15_000,
+        })
+      : null;
+    // A connection that dies while idle is replaced; never crash on it.
+    this.pool?.on('error', () => undefined);
+  }
+
+  /**
+   * Appends events to the chain, in one transaction; events whose id is
+   * already stored (a retry after a timeout, a replayed spill file) are
+   * skipped. Returns how many rows were added.
+   */
+  async append(events: readonly AuditEvent[]): Promise<number> {
+    return this.transaction(async (query) => {
+      const [head] = await query(`SELECT last_seq, last_hash FROM audit_head WHERE id = 1 FOR UPDATE`);
+      const ids = events.map((e) => e.eventId ?? randomUUID());
+      const known = new Set<string>((await query(`SELECT event_id FROM audit_events WHERE event_id = ANY($1::uuid[])`, [ids])).map((r: { event_id: string }) => r.event_id));
+      const fresh = events.map((e, i) => ({ ...e, eventId: ids[i] })).filter((e, i, all) => !known.has(e.eventId) && all.findIndex((x) => x.eventId === e.eventId) === i);
+      if (fresh.length === 0) return 0;
+      const rows = chainRows(Number(head.last_seq), head.last_hash, fresh);
       const col = <T>(f: (r: AuditRow) => T): T[] => rows.map(f);
-      await em.query(
-        `INSERT INTO audit_events (seq, at, principal_kind, principal_id, principal, token_id, teams, source_ip, user_agent, request_id,
+      await query(
+        `INSERT INTO audit_events (seq, event_id, at, principal_kind, principal_id, principal, token_id, teams, source_ip, user_agent, request_id,
                                    action, module, version, outcome, status, reason, bytes, details, prev_hash, hash)
-         SELECT u.seq, u.at, u.pk, u.pid, u.p, u.tid, COALESCE(string_to_array(NULLIF(u.teams, ''), E'\\x1f'), '{}'), u.ip, u.ua, u.rid,
+         SELECT u.seq, u.eid, u.at, u.pk, u.pid, u.p, u.tid, COALESCE(string_to_array(NULLIF(u.teams, ''), E'\\x1f'), '{}'), u.ip, u.ua, u.rid,
                 u.action, u.module, u.version, u.outcome, u.status, u.reason, u.bytes, u.details, u.prev, u.hash
-         FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+         FROM unnest($1::bigint[], $21::uuid[], $2::timestamptz[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
                      $11::text[], $12::text[], $13::text[], $14::text[], $15::int[], $16::text[], $17::bigint[], $18::text[], $19::bytea[], $20::bytea[])
-              AS u(seq, at, pk, pid, p, tid, teams, ip, ua, rid, action, module, version, outcome, status, reason, bytes, details, prev, hash)`,
+              AS u(seq, eid, at, pk, pid, p, tid, teams, ip, ua, rid, action, module, version, outcome, status, reason, bytes, details, prev, hash)`,
         [
           col((r) => r.seq), col((r) => r.at), col((r) => r.principalKind), col((r) => r.principalId), col((r) => r.principal), col((r) => r.tokenId),
           col((r) => r.teams.join('\x1f')), col((r) => r.sourceIp), col((r) => r.userAgent), col((r) => r.requestId), col((r) => r.action),
           col((r) => r.module), col((r) => r.version), col((r) => r.outcome), col((r) => r.status), col((r) => r.reason), col((r) => r.bytes),
-          col((r) => r.details), col((r) => r.prevHash), col((r) => r.hash),
+          col((r) => r.details), col((r) => r.prevHash), col((r) => r.hash), col((r) => r.eventId),
         ],
       );
       const last = rows[rows.length - 1];
-      await em.query(`UPDATE audit_head SET last_seq = $1, last_hash = $2 WHERE id = 1`, [last.seq, last.hash]);
-      return { firstSeq: rows[0].seq, lastSeq: last.seq };
+      await query(`UPDATE audit_head SET last_seq = $1, last_hash = $2 WHERE id = 1`, [last.seq, last.hash]);
+      return rows.length;
     });
+  }
+
+  /**
+   * The writer's transactions run on a pool of their own with short
+   * timeouts, so a database that stops answering fails a write quickly
+   * (and the writer spills) instead of holding requests.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- rows of raw SQL, typed where they are read
+  private async transaction<T>(fn: (query: (sql: string, params?: unknown[]) => Promise<any[]>) => Promise<T>): Promise<T> {
+    if (!this.pool) return this.ds.transaction((em) => fn((sql, params) => em.query(sql, params)));
+    const client = await this.pool.connect();
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      const result = await fn(async (sql, params) => (await client.query(sql, params)).rows);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => (broken = true));
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.pool?.end() ?? Promise.resolve();
   }
 
   async head(): Promise<{ seq: number; hash: Buffer }> {
@@ -191,6 +249,7 @@ function whereOf(f: AuditFilter): { where: string; args: unknown[] } {
 
 interface Row {
   seq: string;
+  event_id: string;
   at: Date;
   principal_kind: AuditRow['principalKind'];
   principal_id: string | null;
@@ -215,6 +274,7 @@ interface Row {
 function toRow(r: Row): AuditRow {
   return {
     seq: Number(r.seq),
+    eventId: r.event_id,
     at: r.at,
     principalKind: r.principal_kind,
     principalId: r.principal_id,

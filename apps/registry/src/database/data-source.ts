@@ -13,7 +13,9 @@ export function makeDataSource(url: string, poolSize = 10): DataSource {
     migrationsTransactionMode: 'each',
     synchronize: false,
     logging: false,
-    extra: { max: poolSize, application_name: 'modgate' },
+    // A database that stops answering fails a checkout in seconds (answered
+    // 503) rather than holding requests until the client gives up.
+    extra: { max: poolSize, application_name: 'modgate', connectionTimeoutMillis: 5000, keepAlive: true },
   });
 }
 
