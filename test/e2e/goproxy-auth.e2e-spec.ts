@@ -8,7 +8,7 @@ import { startUpstream, type Upstream } from '../support/upstream-server';
 import { makeGoEnv, type GoEnv } from '../support/go-env';
 import { makeTestCA, type TestCA } from '../support/tls';
 import { seedVersions } from '../support/seed';
-import { httpCall } from '../support/http';
+import { apiClient } from '../support/api';
 
 const ADMIN_TOKEN = 'mg_bootstrapadmin_' + 'Q'.repeat(40);
 const LEDGER = 'corp.example.com/payments/ledger';
@@ -23,21 +23,8 @@ let modgate: Modgate;
 const goEnvs: GoEnv[] = [];
 const secrets: string[] = [ADMIN_TOKEN];
 
-async function api<T = Record<string, unknown>>(method: string, path: string, body?: unknown, token = ADMIN_TOKEN): Promise<{ status: number; json: T }> {
-  const r = await httpCall(`${modgate.url}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-    caFile: ca.caFile,
-  });
-  return { status: r.status, json: (r.text ? JSON.parse(r.text) : {}) as T };
-}
-
-async function ok<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T> {
-  const r = await api<T>(method, path, body);
-  if (r.status >= 300) throw new Error(`${method} ${path} → ${r.status} ${JSON.stringify(r.json)}`);
-  return r.json;
-}
+const client = apiClient(() => modgate.url, ADMIN_TOKEN, () => ca.caFile);
+const ok = client.ok;
 
 function hostPort(): string {
   return new URL(modgate.url).host;

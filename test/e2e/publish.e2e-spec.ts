@@ -10,6 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { makeGoEnv, readGoSum, type GoEnv } from '../support/go-env';
 import { gotool } from '../support/gotool';
+import { apiClient } from '../support/api';
 import { httpCall } from '../support/http';
 import { createBackends, startModgate, type Modgate, type SharedBackends } from '../support/modgate';
 import { REPO_ROOT } from '../support/registry-process';
@@ -30,21 +31,9 @@ const tokens: Record<'alice' | 'carol' | 'bob', string> = { alice: '', carol: ''
 /** h1: per version, as printed by the CLI. */
 const printed: Record<string, string> = {};
 
-async function api<T = Record<string, unknown>>(method: string, path: string, body?: unknown, token = ADMIN_TOKEN): Promise<{ status: number; json: T }> {
-  const r = await httpCall(`${modgate.url}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-    caFile: ca.caFile,
-  });
-  return { status: r.status, json: (r.text ? JSON.parse(r.text) : {}) as T };
-}
-
-async function ok<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T> {
-  const r = await api<T>(method, path, body);
-  if (r.status >= 300) throw new Error(`${method} ${path} → ${r.status} ${JSON.stringify(r.json)}`);
-  return r.json;
-}
+const client = apiClient(() => modgate.url, ADMIN_TOKEN, () => ca.caFile);
+const api = client.call;
+const ok = client.ok;
 
 function netrcFor(who: keyof typeof tokens): string {
   return `machine 127.0.0.1 login ${who} password ${tokens[who]}\n`;

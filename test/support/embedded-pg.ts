@@ -5,16 +5,10 @@
 // port brings the same data back, as after an outage. Also a SharedBackends
 // on such a database, so seedVersions and startModgate work on it.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createBlobStore } from '@modgate/storage';
-import type { DataSource } from 'typeorm';
 import { openDatabase } from '../../apps/registry/src/database/data-source';
-import { IngestService } from '../../apps/registry/src/versions/ingest.service';
-import { ModuleVersionRepository } from '../../apps/registry/src/versions/module-version.repository';
-import { VersionIndex } from '../../apps/registry/src/versions/version-index';
-import type { SharedBackends } from './modgate';
+import { backendsOn, type SharedBackends } from './modgate';
 import { REPO_ROOT } from './registry-process';
 
 const EMBEDDED_MAIN = join(REPO_ROOT, 'dist', 'apps', 'registry', 'src', 'database', 'embedded-postgres.js');
@@ -110,38 +104,7 @@ export async function startControlledPostgres(dir: string, port: number, timeout
   };
 }
 
-/** SharedBackends on a database the test runs itself (not one createTestDatabase made). */
+/** SharedBackends on a database the test runs itself (not one createTestDatabase made; cleanup keeps it). */
 export function backendsOnDatabase(url: string, dataDir: string): SharedBackends {
-  const blobDir = join(dataDir, 'blobs');
-  let ds: DataSource | null = null;
-  const dataSource = async () => (ds ??= await openDatabase(url, 5));
-  const blobs = () => createBlobStore(`fs:${blobDir}`);
-  return {
-    db: { url, name: new URL(url).pathname.slice(1), open: () => openDatabase(url, 5), drop: async () => undefined },
-    dataDir,
-    blobDir,
-    dataSource,
-    blobs,
-    async ingestService() {
-      const repo = new ModuleVersionRepository(await dataSource());
-      return new IngestService(repo, blobs(), new VersionIndex(repo), join(dataDir, 'tmp-seed'));
-    },
-    async versionCount() {
-      const [{ n }] = await (await dataSource()).query('SELECT count(*)::int AS n FROM module_versions');
-      return n;
-    },
-    async moduleBlobKeys() {
-      const keys: string[] = [];
-      for await (const k of blobs().list('modules/')) keys.push(k);
-      return keys.sort();
-    },
-    spoolFiles() {
-      const dir = join(dataDir, 'tmp');
-      return existsSync(dir) ? readdirSync(dir) : [];
-    },
-    async cleanup() {
-      await ds?.destroy();
-      await rm(dataDir, { recursive: true, force: true });
-    },
-  };
+  return backendsOn({ url, name: new URL(url).pathname.slice(1), open: () => openDatabase(url, 5), drop: async () => undefined }, dataDir);
 }

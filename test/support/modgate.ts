@@ -33,8 +33,11 @@ export interface SharedBackends {
 }
 
 export async function createBackends(label: string): Promise<SharedBackends> {
-  const db = await createTestDatabase(label);
-  const dataDir = tempDir(label);
+  return backendsOn(await createTestDatabase(label), tempDir(label));
+}
+
+/** Backends on a database (made by createTestDatabase, or one the test runs itself) and a data dir. */
+export function backendsOn(db: TestDatabase, dataDir: string): SharedBackends {
   const blobDir = join(dataDir, 'blobs');
   let ds: DataSource | null = null;
   const dataSource = async () => (ds ??= await db.open());
