@@ -69,6 +69,18 @@ export class CreateAudit1764600000000 implements MigrationInterface {
         last_hash bytea NOT NULL
       )`);
     await q.query(`INSERT INTO audit_head (id, last_seq, last_hash) VALUES (1, 0, '\\x${'00'.repeat(32)}')`);
+    // The head only moves forward: cutting rows off the end and moving it back
+    // is refused (and, done by a superuser anyway, caught by verify against
+    // the signed export manifests).
+    await q.query(`
+      CREATE FUNCTION audit_head_forward() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF TG_OP <> 'UPDATE' OR NEW.last_seq < OLD.last_seq THEN
+          RAISE EXCEPTION 'audit_head only moves forward' USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        RETURN NEW;
+      END $$`);
+    await q.query(`CREATE TRIGGER audit_head_forward BEFORE UPDATE OR DELETE ON audit_head FOR EACH ROW EXECUTE FUNCTION audit_head_forward()`);
 
     // Archived (then pruned) stretches of the chain: where the rest starts from.
     await q.query(`
@@ -105,6 +117,7 @@ export class CreateAudit1764600000000 implements MigrationInterface {
     await q.query(`DROP TABLE audit_exports`);
     await q.query(`DROP TABLE audit_archives`);
     await q.query(`DROP TABLE audit_head`);
+    await q.query(`DROP FUNCTION audit_head_forward()`);
     await q.query(`DROP TABLE audit_events`);
     await q.query(`DROP FUNCTION audit_events_append_only()`);
   }

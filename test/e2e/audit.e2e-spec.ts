@@ -230,3 +230,14 @@ it('the database refuses to change or remove audit rows', async () => {
   await expect(ds.query(`DELETE FROM audit_events WHERE seq = 1`)).rejects.toThrow(/append-only/);
   await expect(ds.query(`TRUNCATE audit_events`)).rejects.toThrow(/append-only/);
 });
+
+it('a credential with a NUL byte or a lone surrogate cannot stop the log', async () => {
+  const before = (await rows()).length;
+  const evil = Buffer.from(`ev\u0000il\ud800:mg_x_${'y'.repeat(20)}`).toString('base64');
+  expect((await httpCall(`${url}/${LEDGER}/@v/list`, { headers: { authorization: `Basic ${evil}` } })).status).toBe(401);
+  await api('POST', '/teams', { name: 'after-the-evil-login' });
+  const after = (await settled()).slice(before);
+  expect(after.map((r) => r.action)).toEqual(['auth.failure', 'download.list', 'admin.team.create']);
+  expect(after[0].reason).not.toContain('\u0000');
+  expect((await api<{ ok: boolean }>('GET', '/audit/verify')).ok).toBe(true);
+});

@@ -30,11 +30,11 @@ function event(i: number, over: Partial<AuditEvent> = {}): AuditEvent {
   };
 }
 
-function chainOf(n: number, startSeq = 0, startHash = GENESIS): AuditRow[] {
+function chainOf(n: number, startSeq = 0, startHash: Buffer = GENESIS): AuditRow[] {
   return chainRows(startSeq, startHash, Array.from({ length: n }, (_, i) => event(startSeq + i + 1)));
 }
 
-function verify(rows: readonly AuditRow[], startSeq = 0, startHash = GENESIS): ChainVerifier {
+function verify(rows: readonly AuditRow[], startSeq = 0, startHash: Buffer = GENESIS): ChainVerifier {
   const v = new ChainVerifier(startSeq, startHash);
   for (const r of rows) if (!v.add(r)) break;
   return v;

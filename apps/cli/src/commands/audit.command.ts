@@ -3,6 +3,7 @@
  * side of the audit log. check-export works offline, with nothing but the
  * file, its manifest and the registry's public key.
  */
+import { createPublicKey } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
@@ -98,6 +99,13 @@ export function registerAuditCommand(program: Command, io: AuditIo = defaultIo):
     .action(async (file: string, manifestFile: string, o: { publicKey: string }) => {
       const signed = JSON.parse(await readFile(manifestFile, 'utf8')) as SignedManifest;
       const pem = await readFile(o.publicKey, 'utf8');
+      try {
+        createPublicKey(pem);
+      } catch {
+        io.out(`FAILED: ${o.publicKey} is not a public key (PEM); get it with "modgate audit public-key"`);
+        process.exitCode = 1;
+        return;
+      }
       const r = await checkExport(() => createReadStream(file), signed, pem);
       if (!r.ok) {
         for (const p of r.problems) io.out(`FAILED: ${p}`);

@@ -53,6 +53,16 @@ export class AuditLogService {
     if (v.headSeq !== head.seq || !v.headHash.equals(head.hash)) {
       return { ok: false, ...report, brokenAt: v.headSeq + 1, problem: `the log ends at ${v.headSeq} but its head says ${head.seq}: rows were removed from the end` };
     }
+    // Every export signed so far vouches for a row: it must still be there, unchanged.
+    for (const text of await this.repo.exportManifests()) {
+      const m = (JSON.parse(text) as SignedManifest).manifest;
+      if (m.lastSeq === null || m.lastSeq <= start.seq) continue;
+      const h = await this.repo.hashAt(m.lastSeq);
+      if (!h || h.toString('hex') !== m.lastHash) {
+        return { ok: false, ...report, brokenAt: Math.min(m.lastSeq, v.headSeq + 1), problem: `row ${m.lastSeq}, the last of export ${m.id} (${m.createdAt}), is missing or changed: rows were removed or rewritten` };
+      }
+      if (head.seq < m.headSeq) return { ok: false, ...report, brokenAt: v.headSeq + 1, problem: `export ${m.id} saw the log up to ${m.headSeq}; it now ends at ${head.seq}` };
+    }
     return { ok: true, ...report };
   }
 

@@ -135,7 +135,7 @@ export class AuditWriter {
       while (this.queue.length) {
         const batch = this.queue.slice(0, this.opts.batchSize);
         try {
-          await this.repo.append(batch.map((p) => p.event));
+          await this.appendIsolating(batch.map((p) => p.event));
         } catch (err) {
           this.wentDown(err);
           return;
@@ -149,6 +149,32 @@ export class AuditWriter {
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'audit: writer failed');
     }
+  }
+
+  /**
+   * Appends; an event the database refuses as data (SQLSTATE class 22 or
+   * 23: it can never be stored as it is) is found by halving the batch and
+   * set aside in a rejected-*.jsonl file with an error log line, so one
+   * bad event cannot stop the log. Other errors mean the database is away.
+   */
+  private async appendIsolating(events: AuditEvent[]): Promise<void> {
+    try {
+      await this.repo.append(events);
+    } catch (err) {
+      if (!isDataError(err)) throw err;
+      if (events.length === 1) return this.reject(events[0], err);
+      const mid = Math.ceil(events.length / 2);
+      await this.appendIsolating(events.slice(0, mid));
+      await this.appendIsolating(events.slice(mid));
+    }
+  }
+
+  private async reject(e: AuditEvent, err: unknown): Promise<void> {
+    this.metrics.failure();
+    this.log.error({ err: (err as Error).message, action: e.action, eventId: e.eventId }, 'audit: the database refused an event; kept in a rejected-*.jsonl file for inspection');
+    const fh = await open(join(this.spillDir, `rejected-${this.spillPrefix}.jsonl`), 'a', 0o600).catch(() => null);
+    await fh?.appendFile(`${JSON.stringify(e)}\n`).catch(() => undefined);
+    await fh?.close();
   }
 
   /** Past maxInMemory the oldest queued download events go to a spill file. */
@@ -214,7 +240,7 @@ export class AuditWriter {
    * database is (still) away.
    */
   private async replaySpills(): Promise<boolean> {
-    const names = (await readdir(this.spillDir).catch(() => [] as string[])).filter((n) => n.endsWith('.jsonl')).sort();
+    const names = (await readdir(this.spillDir).catch(() => [] as string[])).filter((n) => n.endsWith('.jsonl') && !n.startsWith('rejected-')).sort();
     for (const name of names) {
       const claimed = join(this.spillDir, `${name}.replaying-${process.pid}`);
       try {
@@ -270,6 +296,11 @@ export class AuditWriter {
     this.backoffMs = 0;
     this.retryAt = 0;
   }
+}
+
+function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^2[23]/.test(code);
 }
 
 function withId(e: AuditEvent): AuditEvent {

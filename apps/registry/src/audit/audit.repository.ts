@@ -57,7 +57,8 @@ export class AuditRepository {
       const [head] = await query(`SELECT last_seq, last_hash FROM audit_head WHERE id = 1 FOR UPDATE`);
       const ids = events.map((e) => e.eventId ?? randomUUID());
       const known = new Set<string>((await query(`SELECT event_id FROM audit_events WHERE event_id = ANY($1::uuid[])`, [ids])).map((r: { event_id: string }) => r.event_id));
-      const fresh = events.map((e, i) => ({ ...e, eventId: ids[i] })).filter((e, i, all) => !known.has(e.eventId) && all.findIndex((x) => x.eventId === e.eventId) === i);
+      // Skip ids already stored, and repeats within the batch (a Set: batches can be large).
+      const fresh = events.map((e, i) => ({ ...e, eventId: ids[i] })).filter((e) => !known.has(e.eventId) && (known.add(e.eventId), true));
       if (fresh.length === 0) return 0;
       const rows = chainRows(Number(head.last_seq), head.last_hash, fresh);
       const col = <T>(f: (r: AuditRow) => T): T[] => rows.map(f);
@@ -124,13 +125,27 @@ export class AuditRepository {
 
   /** Every matching row in seq order, a page at a time: constant memory for any range. */
   async *stream(f: AuditFilter, pageSize = 5000): AsyncGenerator<AuditRow> {
-    let after = f.afterSeq ?? 0;
+    let next = this.page({ ...f, afterSeq: f.afterSeq ?? 0 }, pageSize);
     for (;;) {
-      const rows = await this.page({ ...f, afterSeq: after }, pageSize);
+      const rows = await next;
+      // The next page is fetched while this one is consumed: the database and
+      // the encoding overlap. At most two pages are held.
+      if (rows.length === pageSize) next = this.page({ ...f, afterSeq: rows[rows.length - 1].seq }, pageSize);
       for (const r of rows) yield r;
       if (rows.length < pageSize) return;
-      after = rows[rows.length - 1].seq;
     }
+  }
+
+  /** The chain hash of the row at seq, or null when there is no such row. */
+  async hashAt(seq: number): Promise<Buffer | null> {
+    const [r] = await this.ds.query(`SELECT hash FROM audit_events WHERE seq = $1`, [seq]);
+    return r ? r.hash : null;
+  }
+
+  /** Signed manifests of finished exports (for the verify cross-check). */
+  async exportManifests(): Promise<string[]> {
+    const rows = await this.ds.query(`SELECT manifest FROM audit_exports WHERE manifest IS NOT NULL ORDER BY created_at`);
+    return rows.map((r: { manifest: string }) => r.manifest);
   }
 
   /** Where the stored chain starts: after the last archived (pruned) row, else the genesis. */

@@ -24,7 +24,7 @@ export class AuditService {
   /** A GOPROXY download (allowed, denied or failed): queued, written in a batch. */
   download(req: FastifyRequest, who: Principal, action: string, module: string | null, version: string | null, status: number, bytes: number, reason: string | null): void {
     if (!this.enabled) return;
-    this.writer.record(event(who, originOf(req), action, { module, version, outcome: outcomeOf(status), status, reason, bytes }));
+    this.writer.record(downloadEvent(who, originOf(req), action, { module, version, outcome: outcomeOf(status), status, reason, bytes }));
   }
 
   /**
@@ -84,7 +84,33 @@ export function outcomeOf(status: number): AuditOutcome {
   return 'error';
 }
 
+/** Text as PostgreSQL can store it: no NUL, no lone surrogate (callers' bytes end up here). */
+function text(s: string | null): string | null {
+  return s === null ? null : s.replace(/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+}
+
+/** A download event: module and version come validated, the user agent cleaned; only the reason may hold caller text. */
+function downloadEvent(who: Principal, o: RequestOrigin, action: string, f: AuditFields): AuditEvent {
+  const e = raw(who, o, action, f);
+  return e.reason === null ? e : { ...e, reason: text(e.reason) };
+}
+
 function event(who: Principal, o: RequestOrigin, action: string, f: AuditFields): AuditEvent {
+  const e = raw(who, o, action, f);
+  return {
+    ...e,
+    principal: text(e.principal)!,
+    userAgent: text(e.userAgent),
+    requestId: text(e.requestId),
+    module: text(e.module),
+    version: text(e.version),
+    reason: text(e.reason),
+    details: text(e.details),
+    teams: e.teams.map((t) => text(t)!),
+  };
+}
+
+function raw(who: Principal, o: RequestOrigin, action: string, f: AuditFields): AuditEvent {
   return {
     at: new Date(),
     principalKind: who.kind,
