@@ -16,8 +16,16 @@
  *     growth of its processes during each upload), then the published version's
  *     .info under wrk with Basic credentials and right after it the cached public
  *     .info again with the same credentials (the pair for the ratio)
+ *   - the audit log's cost, on a database of its own (fresh, filled once): ModGate
+ *     with MODGATE_AUDIT=false, then (stopped) ModGate with the audit log on (the
+ *     default), same workers and settings: cached public .info under wrk, side by
+ *     side, and the rows the "on" run wrote against the requests it served
+ *   - exporting the audit log, on that "on" ModGate once its writers are drained:
+ *     GET /api/v1/audit/export?format=jsonl, then csv, end to end (rows/s, MB/s),
+ *     every line counted and the bytes checked against the signed manifest
  * Server CPU is read from /proc for the whole process tree (a ModGate primary
- * and its workers; nginx master and workers).
+ * and its workers; nginx master and workers); PostgreSQL's, for ModGate runs,
+ * from the backends of the bench database (their process titles name it).
  *
  * Everything it starts (upstream, ModGate with its workers, nginx, Fastify,
  * wrk) is stopped, the temp dir is removed and the throwaway database dropped,
@@ -40,8 +48,10 @@
  *   BENCH_ONLY           comma-separated sections to run (default all): read (ModGate anonymous
  *                        .info/.mod/.zip), auth (.info with Basic credentials), publish (uploads and
  *                        the published .info; implies auth, its baseline), nginx, fastify, log-info,
- *                        single. The main ModGate always starts and fills (its headers feed fastify).
- *                        E.g. BENCH_ONLY=publish
+ *                        single, audit (.info with the audit log off and on), export (the audit
+ *                        export; its rows come from the audit-on .info run, which it runs too).
+ *                        The main ModGate always starts and fills (its headers feed fastify).
+ *                        E.g. BENCH_ONLY=publish, BENCH_ONLY=audit,export
  *
  * Also used internally: `node bench/run.js --fastify-ceiling` (the bare Fastify child).
  */
@@ -55,7 +65,8 @@ const os = require('node:os');
 const path = require('node:path');
 const { pipeline } = require('node:stream/promises');
 const { formatProfile, summariseProfile } = require('./lib/profile');
-const { childPids, machineCpu, treeCpu } = require('./lib/procfs');
+const { auditActions, auditMetrics, auditRows, download, getJson, waitForQuiet } = require('./lib/audit');
+const { childPids, cmdlineCpu, cmdlineCpuDelta, machineCpu, treeCpu } = require('./lib/procfs');
 const { buildModuleZip, getHashed, putFile, startRssSampler } = require('./lib/publish');
 const { parseWrk, runWrk } = require('./lib/wrk');
 
@@ -88,7 +99,7 @@ const PUB_RSS_INTERVAL_MS = 20;
 const PUB_BASELINE_MS = 300; // VmRSS sampled this long before each upload: its median is the baseline
 const PUB_INFO_PATH = `/${PUB_MODULE}/@v/${PUB_VERSIONS[0]}.info`;
 
-const SECTIONS = ['read', 'auth', 'publish', 'nginx', 'fastify', 'log-info', 'single'];
+const SECTIONS = ['read', 'auth', 'publish', 'nginx', 'fastify', 'log-info', 'single', 'audit', 'export'];
 const ONLY = parseSections(process.env.BENCH_ONLY);
 const QUICK = process.env.BENCH_QUICK === '1';
 const DURATION = QUICK ? 3 : parseSeconds(process.env.BENCH_DURATION, 10, 'BENCH_DURATION');
@@ -103,7 +114,9 @@ const CONNS_SMALL = 64;
 const CONNS_ZIP = 8;
 const NGINX_WORKERS = 2;
 const OTHER_CPU_WARN = 0.1; // cores used outside the benchmark during a run that make it worth a note
-const AIMS = { infoVsNginx: 0.5, zipVsNginx: 0.8, authVsAnonymous: 0.9, publishRssGrowthMaxMiB: 64 };
+const AIMS = { infoVsNginx: 0.5, zipVsNginx: 0.8, authVsAnonymous: 0.9, publishRssGrowthMaxMiB: 64, auditOnVsOff: 0.9, exportRowsPerSec: 100_000 };
+const EXPORT_FORMATS = ['jsonl', 'csv'];
+const AUDIT_DRAIN_TIMEOUT_MS = 30_000; // how long the audit-on run's writers may take to catch up after the load
 /** Targets in the table; the main ModGate runs MODGATE_WORKERS=WORKERS, as do AUTH, PUBLISHED and LOG_INFO. */
 const T = {
   MG: 'ModGate',
@@ -112,6 +125,8 @@ const T = {
   AUTH_PAIRED: 'ModGate (Basic auth, after publish)',
   LOG_INFO: 'ModGate (log=info)',
   SINGLE: 'ModGate (1 process)',
+  AUDIT_OFF: 'ModGate (audit off)',
+  AUDIT_ON: 'ModGate (audit on)',
   NGINX: 'nginx',
   FASTIFY: 'fastify',
 };
@@ -122,8 +137,7 @@ const T = {
 /** Shared state for cleanup: what is running and what must be removed. */
 const state = {
   tmp: null,
-  dbName: null,
-  dbDropped: false,
+  databases: [], // names of the throwaway databases created and not dropped yet
   upstream: null,
   upstreamBaseline: null, // upstream requests once ModGate is warm
   children: new Set(),
@@ -134,10 +148,11 @@ const state = {
 
 async function main() {
   installExitHandlers();
-  const runCount = 12; // mg info/auth info/mod/zip/published info/auth info again, nginx info/mod/zip, fastify info, mg info (log info), mg info (1 process)
-  const startCount = 5; // three ModGate, nginx, Fastify
+  const runCount = 14; // mg info/auth info/mod/zip/published info/auth info again, nginx info/mod/zip, fastify info, mg info (log info), mg info (1 process), audit off/on
+  const startCount = 7; // five ModGate, nginx, Fastify
   const publishMs = 120_000; // building and uploading the zips, reading them back
-  const budgetMs = runCount * (DURATION + WARMUP + 20) * 1000 + startCount * 60_000 + publishMs + 120_000;
+  const exportMs = 180_000; // two audit exports, waiting for the writers
+  const budgetMs = runCount * (DURATION + WARMUP + 20) * 1000 + startCount * 60_000 + publishMs + exportMs + 120_000;
   const watchdog = setTimeout(() => {
     log(`watchdog: the benchmark did not finish within ${Math.round(budgetMs / 1000)} s; stopping`);
     state.failures.push('timed out');
@@ -165,8 +180,9 @@ async function main() {
     const files = await prepareData(dirs.www);
     log(`module zip: ${files.zip.length} bytes (${mib(files.zip.length)} MiB)`);
 
-    const dbUrl = await createDatabase();
-    log(`database ${state.dbName}`);
+    const db = await createDatabase();
+    const dbUrl = db.url;
+    log(`database ${db.name}`);
 
     state.upstream = await startUpstream(dirs.www);
     log(`upstream ${state.upstream.url}`);
@@ -178,7 +194,7 @@ async function main() {
     // The admin of the throwaway database: registered at the first start, then
     // used once, to create the personal access token the authenticated run sends.
     const adminToken = `mg_benchadmin_${randomBase62(40)}`;
-    const mgEnv = { dbUrl, dataDir: dirs.data, blobsDir: dirs.blobs, upstream: state.upstream.url, adminToken };
+    const mgEnv = { dbUrl, dbName: db.name, dataDir: dirs.data, blobsDir: dirs.blobs, upstream: state.upstream.url, adminToken };
 
     // 1. ModGate with BENCH_WORKERS processes, warn-level logging (the main figures),
     //    .info anonymous and then with Basic credentials, back to back.
@@ -256,6 +272,11 @@ async function main() {
       checkNoUpstreamDuringLoad(mg1.name);
     }
 
+    // 6. The audit log: .info with it off and on (a database of its own), then the export.
+    if (want('audit') || want('export')) {
+      extra.audit = await auditSection({ upstream: state.upstream.url, adminToken }, files, runs);
+    }
+
     if (profileDir) {
       const windows = runs.filter((r) => r.server === mg.name).map((r) => ({ kind: profileWindow(r), startUs: r.window.startUs, endUs: r.window.endUs }));
       if (uploadWindow) windows.push({ kind: 'publish uploads', ...uploadWindow });
@@ -272,7 +293,9 @@ async function main() {
   }
   const finishedAt = new Date();
   const ratios = computeRatios(runs);
-  if (runs.length > 0 || extra.publish) printReport(runs, ratios, extra.publish);
+  // CPU per request with the audit log on / off, the writers' catching up included (a cost, not a rate).
+  if (extra.audit) ratios.auditCpuPerRequestOnVsOff = extra.audit.cpuPerRequestOnVsOff;
+  if (runs.length > 0 || extra.publish || extra.audit) printReport(runs, ratios, extra);
   if (profile) {
     const show = [['.info load', 20, 15], ['.info (Basic auth) load', 10, 10], ['.zip load', 10, 0], ['.info (published, Basic auth) load', 10, 0], ['publish uploads', 15, 10]];
     process.stdout.write(`${formatProfile(profile, ROOT, show)}\n`);
@@ -343,54 +366,70 @@ async function prepareData(www) {
 // ---------------------------------------------------------------------------
 // Database: a throwaway database on the admin connection
 
-async function createDatabase() {
+/**
+ * Creates modgate_bench_<random>[_<suffix>] and returns its URL. Every one
+ * created is dropped at cleanup (state.databases); the audit section has its
+ * own, so its rows and its export are those of its runs alone.
+ */
+async function createDatabase(suffix = '') {
   const { Client } = require('pg');
-  state.dbName = `modgate_bench_${crypto.randomBytes(4).toString('hex')}`;
+  const name = `modgate_bench_${crypto.randomBytes(4).toString('hex')}${suffix ? `_${suffix}` : ''}`;
   const c = new Client({ connectionString: ADMIN_DB_URL, connectionTimeoutMillis: 5000 });
   try {
     await c.connect();
-    await c.query(`CREATE DATABASE "${state.dbName}"`);
+    await c.query(`CREATE DATABASE "${name}"`);
+    state.databases.push(name);
   } catch (err) {
-    state.dbDropped = true; // nothing to drop
     throw new Error(`cannot create the benchmark database on ${redactUrl(ADMIN_DB_URL)}: ${err.message}`);
   } finally {
     await c.end().catch(() => undefined);
   }
   const u = new URL(ADMIN_DB_URL);
-  u.pathname = `/${state.dbName}`;
-  return u.toString();
+  u.pathname = `/${name}`;
+  return { name, url: u.toString() };
 }
 
-async function dropDatabase() {
-  if (!state.dbName || state.dbDropped) return;
+async function dropDatabases() {
+  if (state.databases.length === 0) return;
   const { Client } = require('pg');
   const c = new Client({ connectionString: ADMIN_DB_URL, connectionTimeoutMillis: 5000 });
   try {
     await c.connect();
-    try {
-      await c.query(`DROP DATABASE IF EXISTS "${state.dbName}" WITH (FORCE)`);
-    } catch {
-      // PostgreSQL < 13: end the sessions by hand, then drop.
-      await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [state.dbName]);
-      await c.query(`DROP DATABASE IF EXISTS "${state.dbName}"`);
-    }
-    state.dbDropped = true;
   } catch (err) {
-    log(`warning: could not drop database ${state.dbName}: ${err.message}`);
+    log(`warning: could not drop database(s) ${state.databases.join(', ')}: ${err.message}`);
+    return;
+  }
+  try {
+    for (const name of [...state.databases]) {
+      try {
+        try {
+          await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+        } catch {
+          // PostgreSQL < 13: end the sessions by hand, then drop.
+          await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
+          await c.query(`DROP DATABASE IF EXISTS "${name}"`);
+        }
+        state.databases.splice(state.databases.indexOf(name), 1);
+      } catch (err) {
+        log(`warning: could not drop database ${name}: ${err.message}`);
+      }
+    }
   } finally {
     await c.end().catch(() => undefined);
   }
 }
 
-/** Last resort from the synchronous 'exit' handler: a child node process drops it. */
-function dropDatabaseSync() {
-  if (!state.dbName || state.dbDropped) return;
+/** Last resort from the synchronous 'exit' handler: a child node process drops them. */
+function dropDatabasesSync() {
+  if (state.databases.length === 0) return;
   const script = `
     const { Client } = require('pg');
     const c = new Client({ connectionString: process.env.U, connectionTimeoutMillis: 5000 });
-    c.connect().then(() => c.query('DROP DATABASE IF EXISTS "' + process.env.D + '" WITH (FORCE)')).then(() => c.end(), (e) => { console.error(e.message); process.exit(1); });`;
-  spawnSync(process.execPath, ['-e', script], { cwd: ROOT, env: { ...process.env, U: ADMIN_DB_URL, D: state.dbName }, timeout: 15_000, stdio: 'ignore' });
-  state.dbDropped = true;
+    c.connect()
+      .then(async () => { for (const d of JSON.parse(process.env.D)) await c.query('DROP DATABASE IF EXISTS "' + d + '" WITH (FORCE)'); })
+      .then(() => c.end(), (e) => { console.error(e.message); process.exit(1); });`;
+  spawnSync(process.execPath, ['-e', script], { cwd: ROOT, env: { ...process.env, U: ADMIN_DB_URL, D: JSON.stringify(state.databases) }, timeout: 15_000, stdio: 'ignore' });
+  state.databases = [];
 }
 
 // ---------------------------------------------------------------------------
@@ -453,7 +492,7 @@ function startUpstream(www) {
  * primary); it prints the banner once they are up. Returns when the banner is
  * out, /readyz answers and every worker runs.
  */
-async function startModGate(label, { dbUrl, dataDir, blobsDir, upstream, adminToken, workers, logLevel, profileDir }) {
+async function startModGate(label, { dbUrl, dbName, dataDir, blobsDir, upstream, adminToken, workers, logLevel, profileDir, audit = true }) {
   const port = await freePort();
   const logFile = path.join(state.tmp, `modgate-${label}.log`);
   const fd = fs.openSync(logFile, 'a');
@@ -480,10 +519,12 @@ async function startModGate(label, { dbUrl, dataDir, blobsDir, upstream, adminTo
     // Paths the registry owns: the publish run uploads under it.
     MODGATE_PRIVATE: PRIVATE_PREFIX,
   });
+  // The audit log is on by default (nothing set); the audit section's "off" run turns it off entirely.
+  if (!audit) env.MODGATE_AUDIT = 'false';
   // Cluster workers inherit the primary's execArgv, so --cpu-prof profiles each of them.
   // The same V8 flags as `npm start` (package.json), so the bench measures ModGate as shipped.
   const args = [...NODE_FLAGS, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), MAIN];
-  log(`starting ModGate[${label}] (MODGATE_WORKERS=${workers}, log level ${logLevel}${profileDir ? ', --cpu-prof' : ''}) on port ${port}`);
+  log(`starting ModGate[${label}] (MODGATE_WORKERS=${workers}, log level ${logLevel}${audit ? '' : ', MODGATE_AUDIT=false'}${profileDir ? ', --cpu-prof' : ''}) on port ${port}`);
   const spawnedAtUs = nowUs();
   const child = track(`ModGate[${label}]`, spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', fd, fd], detached: true }));
   fs.closeSync(fd);
@@ -500,7 +541,7 @@ async function startModGate(label, { dbUrl, dataDir, blobsDir, upstream, adminTo
   if (workers > 1) log(`ModGate[${label}]: primary ${child.pid}, workers ${workerPids.join(', ')}`);
   if (workerPids.length > workers) fail(`ModGate[${label}]: ${workerPids.length} child processes, ${workers} workers expected`);
   else if (workers === 1 && childPids(child.pid).length > 0) fail(`ModGate[${label}]: MODGATE_WORKERS=1 but the process has children`);
-  return { name: `ModGate[${label}]`, url, child, logFile, spawnedAtUs, pid: child.pid, workers, workerPids, expectedProcesses: workers > 1 ? workers + 1 : 1 };
+  return { name: `ModGate[${label}]`, url, child, logFile, spawnedAtUs, pid: child.pid, workers, workerPids, expectedProcesses: workers > 1 ? workers + 1 : 1, dbName, audit };
 }
 
 async function startNginx(dirs) {
@@ -798,6 +839,193 @@ async function verifyPublishedInfo(name, url, headers, expected) {
 }
 
 // ---------------------------------------------------------------------------
+// The audit log
+
+/**
+ * On a database and a store of their own (fresh: audit_events holds this
+ * section's rows alone), filled once from the upstream:
+ *   - audit: ModGate with MODGATE_AUDIT=false, cached .info under wrk; it must
+ *     leave audit_events empty. Then stopped, and
+ *   - ModGate with the audit log on (the default; audit or export), the same
+ *     workers and settings: cached .info under wrk. The rows it wrote during
+ *     the warm-up and the run are counted 1 s after the load and once the
+ *     count stops moving, against the requests wrk completed: every answer is
+ *     a row (a few more: requests in flight when wrk stops are served too).
+ *   - export: on that ModGate, the whole log as jsonl, then csv, end to end
+ *     (request to last byte), every line counted and the bytes checked
+ *     against the export's signed manifest.
+ */
+async function auditSection({ upstream, adminToken }, files, runs) {
+  const db = await createDatabase('audit');
+  log(`database ${db.name} (audit section)`);
+  const dataDir = path.join(state.tmp, 'audit-data');
+  const blobsDir = path.join(state.tmp, 'audit-blobs');
+  for (const d of [dataDir, blobsDir]) fs.mkdirSync(d, { recursive: true });
+  const env = { dbUrl: db.url, dbName: db.name, dataDir, blobsDir, upstream, adminToken, workers: WORKERS, logLevel: 'warn', profileDir: null };
+  const report = { database: 'its own, fresh; store filled once from the upstream', workers: WORKERS, logLevel: 'warn', off: null, on: null, exports: [] };
+  let filled = false;
+  const fill = async (m) => {
+    if (filled) return;
+    await verifyOne(`${m.name} (fill)`, m.url, 'info', files.info);
+    filled = true;
+    state.upstreamBaseline = state.upstream.requests(); // this store was filled just now
+  };
+
+  if (want('audit')) {
+    const off = await startModGate('audit-off', { ...env, audit: false });
+    try {
+      await fill(off);
+      const c0 = costSample(off, db.name);
+      const run = await measure(T.AUDIT_OFF, 'info', off, CONNS_SMALL);
+      const cost = costSince(c0, off, db.name, run.requests + run.warmupRequests);
+      await verifyOne(`${off.name} (after the load)`, off.url, 'info', files.info);
+      const after = await auditRows(db.url);
+      run.auditRows = after.rows;
+      runs.push(run);
+      report.off = { env: 'MODGATE_AUDIT=false', requestsServed: run.requests + run.warmupRequests, rowsInTable: after.rows, cost };
+      if (after.rows !== 0) fail(`${off.name} (MODGATE_AUDIT=false): audit_events holds ${after.rows} rows, want 0: the audit log was not off, the comparison means nothing`);
+    } finally {
+      await stopChild(off.child, 'SIGTERM', 20_000);
+    }
+    checkNoUpstreamDuringLoad(off.name);
+  }
+
+  const on = await startModGate('audit-on', env);
+  try {
+    await fill(on);
+    // Whatever the start and the fill wrote (the fill's own download row) is in before the load.
+    const q0 = await waitForQuiet(db.url, { timeoutMs: 5000 });
+    const c0 = costSample(on, db.name);
+    const run = await measure(T.AUDIT_ON, 'info', on, CONNS_SMALL);
+    const served = run.requests + run.warmupRequests;
+    const tEnd = Date.now();
+    const atEnd = await auditRows(db.url);
+    await sleep(Math.max(0, 1000 - (Date.now() - tEnd)));
+    const at1s = await auditRows(db.url);
+    const at1sMs = Date.now() - tEnd;
+    const quiet = await waitForQuiet(db.url, { timeoutMs: AUDIT_DRAIN_TIMEOUT_MS });
+    const cost = costSince(c0, on, db.name, served); // the writers' catching up after the load included
+    const actions = await auditActions(db.url, q0.maxSeq);
+    // The writers' own counters (summed over the workers): written includes spill files replayed.
+    const metrics = await auditMetrics(on.url, on.workers).catch((err) => (log(`warning: /metrics: ${err.message}`), null));
+    const written = quiet.rows - q0.rows;
+    run.auditRows = written;
+    runs.push(run);
+    report.on = {
+      env: 'MODGATE_AUDIT unset (on)',
+      requestsServed: served, // wrk's completed requests, warm-up and run
+      rowsBefore: q0.rows,
+      rowsAtEnd: atEnd.rows - q0.rows, // right after wrk exited
+      lagAtEnd: Math.max(0, served - (atEnd.rows - q0.rows)),
+      rowsAt1s: at1s.rows - q0.rows,
+      msAfterLoadAt1s: at1sMs,
+      lagAt1s: Math.max(0, served - (at1s.rows - q0.rows)),
+      rowsWritten: written,
+      rowsMinusRequests: written - served,
+      settled: quiet.settled,
+      // When the count last moved (ms after the load); null: not after the 1 s count.
+      lastRowMsAfterLoad: quiet.lastMovedMs > 0 ? quiet.lastMovedMs + at1sMs : null,
+      actions,
+      rowsInTable: quiet.rows,
+      metrics, // modgate_audit_events_{written,spilled}_total etc. over the workers, since their start
+      cost,
+    };
+    log(`${on.name}: ${fmt(served, 0)} requests served (warm-up + run), ${fmt(at1s.rows - q0.rows, 0)} audit rows 1 s after the load, ${fmt(written, 0)} once the count stopped moving; ${quiet.rows} rows in audit_events`);
+    // A writer still behind is a figure (reported), not a failure; rows missing once it is done are.
+    if (!quiet.settled) log(`warning: ${on.name}: the audit_events count still moved ${AUDIT_DRAIN_TIMEOUT_MS / 1000} s after the load (${fmt(served - written, 0)} rows behind); the export runs while the writers catch up`);
+    else if (written < served) fail(`${on.name}: ${fmt(written, 0)} audit rows for ${fmt(served, 0)} requests served: ${served - written} download events missing`);
+    const stray = actions.filter((a) => a.action !== 'download.info' || a.outcome !== 'allowed');
+    if (stray.length) fail(`${on.name}: unexpected audit rows during the .info load: ${JSON.stringify(stray)}`);
+    await verifyOne(`${on.name} (after the load)`, on.url, 'info', files.info);
+
+    if (want('export')) {
+      for (const format of EXPORT_FORMATS) report.exports.push(await exportRun(on, db, adminToken, format));
+    }
+  } finally {
+    await stopChild(on.child, 'SIGTERM', 20_000);
+  }
+  checkNoUpstreamDuringLoad(on.name);
+  const [a, b] = [report.on?.cost?.usPerRequest, report.off?.cost?.usPerRequest];
+  report.cpuPerRequestOnVsOff = a && b ? a / b : null;
+  return report;
+}
+
+/**
+ * The whole cost of a load: CPU of the ModGate tree and of the database's
+ * PostgreSQL backends from before the warm-up until the writers are drained
+ * (the "on" run) or the load ends (the "off" one), per request served. Less
+ * disturbed by other processes than requests/s, and unlike the run's own
+ * µs/request it includes the rows written after the load.
+ */
+function costSample(m, dbName) {
+  return { tree: treeCpu(m.child.pid), db: cmdlineCpu(dbName), at: nowUs() };
+}
+
+function costSince(c0, m, dbName, requests) {
+  const tree = treeCpu(m.child.pid);
+  const serverCpuS = c0.tree && tree ? tree.seconds - c0.tree.seconds : null;
+  const dbCpuS = process.platform === 'linux' ? cmdlineCpuDelta(c0.db, cmdlineCpu(dbName)) : null;
+  const us = (x) => (x != null && requests ? (x * 1e6) / requests : null);
+  return { seconds: (nowUs() - c0.at) / 1e6, requests, serverCpuS, dbCpuS, serverUsPerRequest: us(serverCpuS), dbUsPerRequest: us(dbCpuS), usPerRequest: us(serverCpuS == null ? null : serverCpuS + (dbCpuS ?? 0)) };
+}
+
+/**
+ * GET /api/v1/audit/export?format=… with the bootstrap admin token, timed
+ * from the request to the last byte; the client counts bytes and lines and
+ * hashes the body (nothing kept). Then the signed manifest of the export:
+ * its rows must be the lines (csv: less the header), its bytes and SHA-256
+ * those received.
+ */
+async function exportRun(m, db, adminToken, format) {
+  const headers = { authorization: `Bearer ${adminToken}` };
+  const url = `${m.url}/api/v1/audit/export?format=${format}`;
+  const before = await auditRows(db.url);
+  log(`export ${format}: GET /api/v1/audit/export?format=${format} (${fmt(before.rows, 0)} rows in audit_events)`);
+  const db0 = cmdlineCpu(db.name);
+  const cpu0 = treeCpu(m.child.pid);
+  const m0 = machineCpu();
+  const r = await download(url, headers);
+  const m1 = machineCpu();
+  const cpu1 = treeCpu(m.child.pid);
+  const db1 = cmdlineCpu(db.name);
+  if (r.status !== 200) throw new Error(`GET ${url} answered ${r.status}: ${r.head.slice(0, 300)}`);
+  const id = r.headers['x-modgate-export-id'];
+  if (!id) throw new Error(`GET ${url} answered 200 without X-ModGate-Export-Id`);
+  const signed = await getJson(`${m.url}/api/v1/audit/exports/${id}/manifest`, headers);
+  const man = signed.manifest ?? {};
+  const dataLines = format === 'csv' ? r.lines - 1 : r.lines;
+  if (man.rows !== dataLines) fail(`export ${format}: ${dataLines} ${format === 'csv' ? 'rows (lines less the header)' : 'lines'} received, the manifest says ${man.rows} rows`);
+  if (man.bytes !== r.bytes || man.sha256 !== r.sha256) fail(`export ${format}: ${r.bytes} bytes, sha256 ${r.sha256.slice(0, 16)} received; the manifest says ${man.bytes} bytes, ${String(man.sha256).slice(0, 16)}`);
+  // The export records itself (audit.export) before it reads the head: one more row than before.
+  if (!(man.rows >= before.rows)) fail(`export ${format}: ${man.rows} rows exported, ${before.rows} were in audit_events before`);
+  const seconds = r.ms / 1000;
+  const wallS = seconds;
+  const cpuSeconds = cpu0 && cpu1 ? cpu1.seconds - cpu0.seconds : null;
+  const dbCpuSeconds = process.platform === 'linux' ? cmdlineCpuDelta(db0, db1) : null;
+  const x = {
+    format,
+    contentType: r.headers['content-type'] ?? null,
+    rows: man.rows,
+    rowsInTableBefore: before.rows,
+    bytes: r.bytes,
+    lines: r.lines,
+    bytesPerRow: man.rows ? r.bytes / man.rows : null,
+    seconds,
+    firstByteMs: r.firstByteMs,
+    rowsPerSec: man.rows / seconds,
+    mbPerSec: r.bytes / 1e6 / seconds,
+    mibPerSec: r.bytes / 1048576 / seconds,
+    serverCpuCores: cpuSeconds != null ? cpuSeconds / wallS : null,
+    serverCpuUsPerRow: cpuSeconds != null && man.rows ? (cpuSeconds * 1e6) / man.rows : null,
+    dbCpuCores: dbCpuSeconds != null ? dbCpuSeconds / wallS : null,
+    benchCpuCores: m0 && m1 ? (m1.self - m0.self) / wallS : null,
+    manifest: { id, firstSeq: man.firstSeq, lastSeq: man.lastSeq, headSeq: man.headSeq, sha256: man.sha256, keyId: man.keyId, signed: typeof signed.signature === 'string' },
+  };
+  log(`export ${format}: ${fmt(x.rows, 0)} rows, ${mib(x.bytes)} MiB in ${seconds.toFixed(2)} s: ${fmt(x.rowsPerSec, 0)} rows/s, ${fmt(x.mbPerSec, 1)} MB/s (first byte after ${fmt(r.firstByteMs, 0)} ms)`);
+  return x;
+}
+
+// ---------------------------------------------------------------------------
 // wrk
 
 async function measure(target, kind, server, connections, headers = {}, urlPath = URL_PATHS[kind]) {
@@ -814,6 +1042,8 @@ async function measure(target, kind, server, connections, headers = {}, urlPath 
   // Server CPU over the run: user+sys of the whole process tree (ModGate primary
   // and workers, nginx master and workers). The cores are shared with wrk, so
   // CPU per request compares contenders more fairly than req/s.
+  // ModGate's database: the PostgreSQL backends of the bench database (the audit writers' INSERTs).
+  const db0 = server.dbName ? cmdlineCpu(server.dbName) : null;
   const cpu0 = treeCpu(server.child.pid);
   const m0 = machineCpu();
   const startUs = nowUs();
@@ -821,15 +1051,17 @@ async function measure(target, kind, server, connections, headers = {}, urlPath 
   const endUs = nowUs();
   const m1 = machineCpu();
   const cpu1 = treeCpu(server.child.pid);
+  const db1 = server.dbName ? cmdlineCpu(server.dbName) : null;
   const r = parseWrk(out);
   const cpuSeconds = cpu0 && cpu1 ? cpu1.seconds - cpu0.seconds : null;
+  const dbCpuSeconds = db0 && db1 && process.platform === 'linux' ? cmdlineCpuDelta(db0, db1) : null;
   const processes = cpu1 ? cpu1.pids.length : null;
   if (cpu0 && cpu1 && cpu0.pids.join() !== cpu1.pids.join()) fail(`${server.name}: its processes changed during the .${kind} run (${cpu0.pids.join(' ')} → ${cpu1.pids.join(' ')}): a worker died?`);
   if (processes != null && processes !== server.expectedProcesses) fail(`${server.name}: ${processes} processes during the .${kind} run, ${server.expectedProcesses} expected`);
   const wallS = (endUs - startUs) / 1e6;
   // Anything else busy on the machine disturbs the figures (the cores are shared): say so.
   const md = m0 && m1 ? { busy: m1.busy - m0.busy, steal: m1.steal - m0.steal, bench: m1.self - m0.self, wrk: m1.reapedChildren - m0.reapedChildren } : null;
-  const otherCpuCores = md && cpuSeconds != null ? Math.max(0, md.busy - cpuSeconds - md.bench - md.wrk) / wallS : null;
+  const otherCpuCores = md && cpuSeconds != null ? Math.max(0, md.busy - cpuSeconds - (dbCpuSeconds ?? 0) - md.bench - md.wrk) / wallS : null;
   if (server.child && server.child.exitCode !== null) fail(`${server.name} exited during the .${kind} run`);
   if (!r.requestsPerSec) fail(`${target} .${kind}: wrk reported no requests/s:\n${out}`);
   if (r.non2xx > 0) fail(`${target} .${kind}: ${r.non2xx} non-2xx/3xx responses under load`);
@@ -857,6 +1089,8 @@ async function measure(target, kind, server, connections, headers = {}, urlPath 
     serverCpuCores: cpuSeconds != null ? cpuSeconds / wallS : null,
     serverCpuUsPerRequest: cpuSeconds != null && r.requests ? (cpuSeconds * 1e6) / r.requests : null,
     serverCpuMsPerMiB: cpuSeconds != null && r.transferPerSec ? (cpuSeconds * 1e3) / ((r.transferPerSec * DURATION) / 1048576) : null,
+    dbCpuCores: dbCpuSeconds != null ? dbCpuSeconds / wallS : null,
+    dbCpuUsPerRequest: dbCpuSeconds != null && r.requests ? (dbCpuSeconds * 1e6) / r.requests : null,
     wrkCpuCores: md ? md.wrk / wallS : null,
     otherCpuCores,
     stealCores: md ? md.steal / wallS : null,
@@ -891,6 +1125,8 @@ function computeRatios(runs) {
     publishedInfoVsCachedAuth: ratio(get(T.PUBLISHED, 'info'), get(T.AUTH_PAIRED, 'info'), 'requestsPerSec'),
     publishedInfoVsCachedAuthEarlier: ratio(get(T.PUBLISHED, 'info'), get(T.AUTH, 'info'), 'requestsPerSec'),
     publishedInfoVsCachedAnonymous: ratio(get(T.PUBLISHED, 'info'), mgInfo, 'requestsPerSec'),
+    // The audit log on (default) against MODGATE_AUDIT=false: neighbouring runs, same settings, own database.
+    auditOnVsOff: ratio(get(T.AUDIT_ON, 'info'), get(T.AUDIT_OFF, 'info'), 'requestsPerSec'),
     // Server CPU per .info request (µs), the same work measured as cost rather than rate.
     infoCpuUsPerRequest: {
       modgate: cpu(T.MG),
@@ -899,13 +1135,15 @@ function computeRatios(runs) {
       modgateAuthAfterPublish: cpu(T.AUTH_PAIRED),
       modgateLogInfo: cpu(T.LOG_INFO),
       modgateSingle: cpu(T.SINGLE),
+      modgateAuditOff: cpu(T.AUDIT_OFF),
+      modgateAuditOn: cpu(T.AUDIT_ON),
       nginx: cpu(T.NGINX),
       fastify: cpu(T.FASTIFY),
     },
   };
 }
 
-function printReport(runs, ratios, publish) {
+function printReport(runs, ratios, extra) {
   const procs = (r) => (r.serverProcesses == null ? `${r.workers}` : r.serverProcesses > r.workers ? `${r.workers}+${r.serverProcesses - r.workers}` : `${r.serverProcesses}`);
   const rows = runs.map((r) => [
     r.target,
@@ -918,18 +1156,19 @@ function printReport(runs, ratios, publish) {
     `${fmt(r.latencyP99Ms, 2)} ms`,
     r.serverCpuCores == null ? 'n/a' : `${fmt(r.serverCpuCores, 2)}`,
     r.kind === 'zip' ? (r.serverCpuMsPerMiB == null ? 'n/a' : `${fmt(r.serverCpuMsPerMiB, 2)} ms/MiB`) : r.serverCpuUsPerRequest == null ? 'n/a' : `${fmt(r.serverCpuUsPerRequest, 1)} µs/req`,
+    r.dbCpuCores == null ? '-' : fmt(r.dbCpuCores, 2),
     r.wrkCpuCores == null ? 'n/a' : fmt(r.wrkCpuCores, 2),
     r.otherCpuCores == null ? 'n/a' : fmt(r.otherCpuCores, 2),
     socketErrorText(r),
   ]);
-  const head = ['target', 'file', 'procs', 'conns', 'req/s', 'transfer', 'p50', 'p99', 'srv cores', 'srv CPU', 'wrk', 'other', 'errors'];
+  const head = ['target', 'file', 'procs', 'conns', 'req/s', 'transfer', 'p50', 'p99', 'srv cores', 'srv CPU', 'db', 'wrk', 'other', 'errors'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cols) => cols.map((c, i) => (i >= 2 && i <= 11 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (cols) => cols.map((c, i) => (i >= 2 && i <= 12 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
   const out = [];
   out.push('');
   out.push(`ModGate hot read path — wrk -t${THREADS}, ${DURATION} s per run (+${WARMUP} s warm-up), ${os.cpus().length} CPUs, node ${process.version}`);
   out.push(`ModGate MODGATE_WORKERS=${WORKERS} unless "1 process"; nginx worker_processes ${NGINX_WORKERS}; procs: serving processes + master/primary, all in "srv" CPU`);
-  out.push('wrk, other: cores used by wrk and by processes outside the benchmark during the run');
+  out.push('db: cores of the PostgreSQL backends of ModGate\'s database (the audit writers); wrk, other: cores used by wrk and by processes outside the benchmark during the run');
   if (PROFILE) out.push('(BENCH_PROFILE=1: the first ModGate ran under --cpu-prof; its figures include profiler overhead)');
   out.push('');
   out.push(line(head));
@@ -957,6 +1196,7 @@ function printReport(runs, ratios, publish) {
     ['ModGate .info published / cached public', '(Basic, next run)', ratios.publishedInfoVsCachedAuth],
     ['ModGate .info published / cached public', '(Basic, 1st run)', ratios.publishedInfoVsCachedAuthEarlier],
     ['ModGate .info published (Basic) / cached anonymous', w, ratios.publishedInfoVsCachedAnonymous],
+    ['ModGate .info audit on / MODGATE_AUDIT=false', w, ratios.auditOnVsOff, AIMS.auditOnVsOff],
   ].filter(([, , x]) => x != null || ONLY.size === SECTIONS.length);
   const lw = Math.max(...ratioLines.map(([l]) => l.length));
   const qw = Math.max(...ratioLines.map(([, q]) => q.length));
@@ -967,10 +1207,11 @@ function printReport(runs, ratios, publish) {
   if (c && c.modgate != null) {
     const us = (x) => (x == null ? 'n/a' : `${fmt(x, 1)} µs`);
     out.push(
-      `server CPU per .info request: ModGate ${us(c.modgate)}, Basic auth ${us(c.modgateAuth)}, published ${us(c.modgatePublished)} (cached next to it ${us(c.modgateAuthAfterPublish)}), log=info ${us(c.modgateLogInfo)}, 1 process ${us(c.modgateSingle)}; nginx ${us(c.nginx)}, bare Fastify ${us(c.fastify)}`,
+      `server CPU per .info request: ModGate ${us(c.modgate)}, Basic auth ${us(c.modgateAuth)}, published ${us(c.modgatePublished)} (cached next to it ${us(c.modgateAuthAfterPublish)}), log=info ${us(c.modgateLogInfo)}, 1 process ${us(c.modgateSingle)}, audit off ${us(c.modgateAuditOff)} / on ${us(c.modgateAuditOn)}; nginx ${us(c.nginx)}, bare Fastify ${us(c.fastify)}`,
     );
   }
-  if (publish) out.push('', ...publishReport(publish, runs, ratios));
+  if (extra.publish) out.push('', ...publishReport(extra.publish, runs, ratios));
+  if (extra.audit) out.push('', ...auditReport(extra.audit, runs, ratios));
   out.push('');
   process.stdout.write(`${out.join('\n')}\n`);
 }
@@ -1010,6 +1251,58 @@ function publishReport(p, runs, ratios) {
   return out;
 }
 
+function auditReport(a, runs, ratios) {
+  const out = [];
+  const get = (target) => runs.find((r) => r.target === target && r.kind === 'info');
+  const rps = (r) => (r ? `${fmt(r.requestsPerSec, 0)} req/s` : 'n/a');
+  const off = get(T.AUDIT_OFF);
+  const on = get(T.AUDIT_ON);
+  out.push(`Audit log — own database, MODGATE_WORKERS=${WORKERS}, log level ${a.logLevel}, cached public .info, wrk -c${CONNS_SMALL}; MODGATE_AUDIT=false first, then the default (on)`);
+  if (off || on) {
+    const x = ratios.auditOnVsOff;
+    const aim = x == null ? '' : x >= AIMS.auditOnVsOff ? `  (aim ≥ ${AIMS.auditOnVsOff}: met)` : `  (aim ≥ ${AIMS.auditOnVsOff}: MISSED)`;
+    const dbc = (r) => (r?.dbCpuCores == null ? 'n/a' : fmt(r.dbCpuCores, 2));
+    out.push(`.info: audit off ${rps(off)} vs audit on ${rps(on)}: ratio on/off ${ratioText(x).trim()}${aim}; PostgreSQL backends ${dbc(off)} / ${dbc(on)} cores`);
+    const us = (c) => (c?.usPerRequest == null ? 'n/a' : `${fmt(c.usPerRequest, 1)} µs (ModGate ${fmt(c.serverUsPerRequest, 1)} + PostgreSQL ${fmt(c.dbUsPerRequest, 1)})`);
+    out.push(`CPU per request, warm-up to drained writers: off ${us(a.off?.cost)}, on ${us(a.on?.cost)}: on/off ×${a.cpuPerRequestOnVsOff == null ? 'n/a' : a.cpuPerRequestOnVsOff.toFixed(2)}`);
+  }
+  if (a.on) {
+    const o = a.on;
+    out.push(
+      `audit rows during the "on" warm-up + run: ${fmt(o.rowsWritten, 0)} for ${fmt(o.requestsServed, 0)} requests served (${o.rowsMinusRequests >= 0 ? '+' : ''}${fmt(o.rowsMinusRequests, 0)}: in flight when wrk stopped);` +
+        ` right after the load ${fmt(o.rowsAtEnd, 0)} (lag ${fmt(o.lagAtEnd, 0)}), ${(o.msAfterLoadAt1s / 1000).toFixed(1)} s after ${fmt(o.rowsAt1s, 0)} (lag ${fmt(o.lagAt1s, 0)});` +
+        ` ${o.lastRowMsAfterLoad == null ? 'no row after that' : `last row ${fmt(o.lastRowMsAfterLoad, 0)} ms after the load`}${o.settled ? '' : ` (STILL MOVING ${AUDIT_DRAIN_TIMEOUT_MS / 1000} s after the load)`}`,
+    );
+    const mt = o.metrics;
+    if (mt) out.push(`writers' counters over the ${mt.processes} workers since their start: modgate_audit_events_written_total ${fmt(mt.written, 0)} (audit_events: ${fmt(o.rowsInTable, 0)} rows), spilled_total ${fmt(mt.spilled, 0)} (events that went through a spill file: the in-memory queue was full), write_failures_total ${fmt(mt.failures, 0)}, at_risk ${fmt(mt.atRisk, 0)}`);
+    if (off) out.push(`audit off: ${fmt(a.off.rowsInTable, 0)} rows in audit_events after ${fmt(a.off.requestsServed, 0)} requests (want 0)`);
+  }
+  if (a.exports.length) {
+    out.push('export: GET /api/v1/audit/export (Bearer admin), request to last byte, lines counted, bytes and SHA-256 checked against the signed manifest');
+    const rows = a.exports.map((e) => [
+      e.format,
+      fmt(e.rows, 0),
+      `${fmt(e.bytes / 1e6, 1)} MB`,
+      `${fmt(e.bytesPerRow, 0)} B/row`,
+      `${fmt(e.seconds, 2)} s`,
+      `${fmt(e.rowsPerSec, 0)} rows/s`,
+      `${fmt(e.mbPerSec, 1)} MB/s`,
+      `${fmt(e.mibPerSec, 1)} MiB/s`,
+      `${fmt(e.firstByteMs, 0)} ms`,
+      e.serverCpuCores == null ? 'n/a' : fmt(e.serverCpuCores, 2),
+      e.dbCpuCores == null ? 'n/a' : fmt(e.dbCpuCores, 2),
+      e.benchCpuCores == null ? 'n/a' : fmt(e.benchCpuCores, 2),
+      e.rowsPerSec >= AIMS.exportRowsPerSec ? 'met' : 'MISSED',
+    ]);
+    const head = ['format', 'rows', 'size', '', 'time', 'rows/s', 'MB/s', '', '1st byte', 'srv cores', 'db', 'client', `aim ≥ ${fmt(AIMS.exportRowsPerSec, 0)} rows/s`];
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+    const line = (cols) => cols.map((c, i) => (i >= 1 && i <= 11 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+    out.push(line(head));
+    for (const row of rows) out.push(line(row));
+  }
+  return out;
+}
+
 function socketErrorText(r) {
   const s = r.socketErrors;
   const parts = [];
@@ -1041,8 +1334,9 @@ function writeResults({ startedAt, finishedAt, runs, ratios, profile, extra }) {
         sections: SECTIONS.filter(want),
         modgatePrivate: PRIVATE_PREFIX,
         publish: { module: PUB_MODULE, versions: PUB_VERSIONS, zipBlobs: PUB_BLOBS, blobBytes: PUB_BLOB_BYTES },
+        audit: { database: 'own', exportFormats: EXPORT_FORMATS },
       },
-      units: { transferBytesPerSec: 'bytes/s', mibPerSec: 'MiB/s (wrk "MB" is 1024²)', mbPerSec: 'MB/s (10⁶ bytes, publish)', rssGrowthMiB: 'MiB (VmRSS)', latency: 'ms' },
+      units: { transferBytesPerSec: 'bytes/s', mibPerSec: 'MiB/s (wrk "MB" is 1024²)', mbPerSec: 'MB/s (10⁶ bytes, publish and export)', rssGrowthMiB: 'MiB (VmRSS)', latency: 'ms', rowsPerSec: 'audit rows/s (export)', dbCpuCores: 'cores of the PostgreSQL backends of the bench database' },
       aims: AIMS,
       ratios,
       runs: runs.map(({ raw, window, ...r }) => r),
@@ -1135,7 +1429,7 @@ function cleanup() {
     const children = [...state.children];
     await Promise.all(children.map(({ name, child }) => stopChild(child, name === 'nginx' ? 'SIGQUIT' : 'SIGTERM', name.startsWith('ModGate') ? 20_000 : 5000)));
     if (state.upstream) await state.upstream.close().catch(() => undefined);
-    await dropDatabase();
+    await dropDatabases();
     removeTmp();
   })();
   return state.cleaning;
@@ -1173,7 +1467,7 @@ function installExitHandlers() {
   // Synchronous last resort (process.exit from anywhere).
   process.on('exit', () => {
     for (const { child } of state.children) signalChild(child, 'SIGKILL');
-    dropDatabaseSync();
+    dropDatabasesSync();
     try {
       removeTmp();
     } catch {

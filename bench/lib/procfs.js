@@ -6,7 +6,9 @@
  * cluster primary and its workers; nginx master and workers) and every
  * member of the root's process group (a detached child leads its own group).
  * Each /proc/<pid>/stat counts all threads of that process. Also the
- * resident set size of one process (VmRSS), for the publish run.
+ * resident set size of one process (VmRSS), for the publish run, and the
+ * CPU of processes picked by their command line (PostgreSQL backends of one
+ * database: "postgres: … <user> <database> <client> <state>").
  */
 
 const fs = require('node:fs');
@@ -119,4 +121,35 @@ function rssBytes(pid) {
   }
 }
 
-module.exports = { CLK_TCK, treeCpu, treePids, childPids, machineCpu, processCpu, rssBytes };
+/**
+ * user+sys CPU seconds, pid → seconds, of the processes whose command line has
+ * `word` as one of its space-separated words (e.g. the PostgreSQL backends
+ * of a database, which set their process title to include its name). Empty
+ * when this is not Linux. Between two snapshots: cmdlineCpuDelta.
+ */
+function cmdlineCpu(word) {
+  const out = new Map();
+  if (process.platform !== 'linux') return out;
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (!cmd.split(' ').includes(word)) continue;
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(d), (Number(f[11]) + Number(f[12])) / CLK_TCK);
+    } catch {
+      /* gone meanwhile, or not readable */
+    }
+  }
+  return out;
+}
+
+/** CPU seconds used between two cmdlineCpu snapshots by the processes alive at the second (new ones count from 0). */
+function cmdlineCpuDelta(before, after) {
+  let s = 0;
+  for (const [pid, sec] of after) s += sec - (before.get(pid) ?? 0);
+  return s;
+}
+
+module.exports = { CLK_TCK, treeCpu, treePids, childPids, machineCpu, processCpu, rssBytes, cmdlineCpu, cmdlineCpuDelta };
