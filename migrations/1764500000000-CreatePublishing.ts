@@ -32,9 +32,14 @@ export class CreatePublishing1764500000000 implements MigrationInterface {
            OR NEW.retract IS DISTINCT FROM OLD.retract OR NEW.deprecated IS DISTINCT FROM OLD.deprecated
            OR (NEW.publisher_id IS DISTINCT FROM OLD.publisher_id AND NEW.publisher_id IS NOT NULL)`));
     await q.query(`CREATE INDEX module_versions_origin_kind ON module_versions (origin_kind)`);
+    // The sweep of blobs no version refers to looks keys up.
+    await q.query(`CREATE INDEX module_versions_mod_key ON module_versions (mod_key)`);
+    await q.query(`CREATE INDEX module_versions_zip_key ON module_versions (zip_key)`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP INDEX module_versions_zip_key`);
+    await q.query(`DROP INDEX module_versions_mod_key`);
     await q.query(`DROP INDEX module_versions_origin_kind`);
     await q.query(`DROP TABLE version_tombstones`);
     await q.query(immutableFunction(''));

@@ -43,6 +43,8 @@ export interface BlobStore {
    * a description of each thing removed.
    */
   sweepIncomplete(olderThan: Date): Promise<string[]>;
+  /** Keys under a prefix last written before `before` (the sweep of unreferenced blobs). */
+  listOlderThan(prefix: string, before: Date): AsyncIterable<string>;
 }
 
 export class BlobNotFound extends Error {

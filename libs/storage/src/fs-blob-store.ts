@@ -106,6 +106,13 @@ export class FsBlobStore implements BlobStore {
     yield* this.walk(dirKey, (name) => name.startsWith(namePrefix));
   }
 
+  async *listOlderThan(prefix: string, before: Date): AsyncIterable<string> {
+    for await (const key of this.list(prefix)) {
+      const st = await stat(this.pathOf(key)).catch(() => null);
+      if (st && st.mtime < before) yield key;
+    }
+  }
+
   async sweepIncomplete(olderThan: Date): Promise<string[]> {
     const dir = join(this.root, TMP_DIR);
     const removed: string[] = [];

@@ -10,6 +10,9 @@ import {
   AbortMultipartUploadCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+
+/** The key areas ModGate writes; the sweep leaves every other upload in the bucket alone. */
+const OWN_AREAS = ['modules/', 'sumdb/', 'audit-archive/'];
 import { Readable, Transform, pipeline } from 'node:stream';
 import { checkPrefix, keySegments } from './blob-key';
 import { BlobRangeNotSatisfiable, BlobStoreError, checkRange, checkSize } from './blob-store';
@@ -151,6 +154,23 @@ export class S3BlobStore implements BlobStore {
     } while (ContinuationToken);
   }
 
+  async *listOlderThan(prefix: string, before: Date): AsyncIterable<string> {
+    checkPrefix(prefix);
+    let ContinuationToken: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.base + prefix, ContinuationToken }));
+      } catch (err) {
+        throw bucketFailure(this.bucket, err);
+      }
+      for (const o of page.Contents ?? []) {
+        if (o.Key?.startsWith(this.base) && o.LastModified && o.LastModified < before) yield o.Key.slice(this.base.length);
+      }
+      ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (ContinuationToken);
+  }
+
   async sweepIncomplete(olderThan: Date): Promise<string[]> {
     const removed: string[] = [];
     let KeyMarker: string | undefined;
@@ -160,6 +180,8 @@ export class S3BlobStore implements BlobStore {
         const page = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.base || undefined, KeyMarker, UploadIdMarker }));
         for (const u of page.Uploads ?? []) {
           if (!u.Key || !u.UploadId || !u.Initiated || u.Initiated >= olderThan) continue;
+          // Only keys this store writes: a bucket may be shared with others' uploads.
+          if (!OWN_AREAS.some((area) => u.Key!.startsWith(this.base + area))) continue;
           await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key, UploadId: u.UploadId }));
           removed.push(`multipart upload of ${u.Key.slice(this.base.length)} (started ${u.Initiated.toISOString()})`);
         }

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { canonicalJson, ChainVerifier, csvHeader, csvLine, GENESIS, jsonlLine, type AuditRow, type ExportFormat, type ExportManifest, type SignedManifest } from '@modgate/auditlog';
+import { canonicalJson, ChainVerifier, csvHeader, csvLine, GENESIS, type AuditRow, type ExportFormat, type ExportManifest, type SignedManifest } from '@modgate/auditlog';
 import { GoproxyError } from '../common/goproxy-error';
 import type { AuditSigner } from './audit-signer';
 import type { AuditFilter, AuditRepository } from './audit.repository';
@@ -83,26 +83,41 @@ export class AuditLogService {
       let bytes = 0;
       let rows = 0;
       let first: number | null = null;
-      let last: AuditRow | null = null;
       const out = (s: string): Buffer => {
         const b = Buffer.from(s, 'utf8');
         sha.update(b);
         bytes += b.length;
         return b;
       };
-      if (format === 'csv') yield out(csvHeader());
+      let lastHash: string | null = null;
+      let lastSeq: number | null = null;
       let batch: string[] = [];
-      for await (const r of repo.stream({ ...f, upToSeq: head.seq })) {
-        rows++;
-        first ??= r.seq;
-        last = r;
-        batch.push(format === 'csv' ? csvLine(r) : jsonlLine(r));
-        if (batch.length >= 500) {
-          yield out(batch.join(''));
-          batch = [];
+      const flush = (): Buffer => {
+        const b = out(batch.join(''));
+        batch = [];
+        return b;
+      };
+      if (format === 'jsonl') {
+        for await (const r of repo.jsonLines({ ...f, upToSeq: head.seq })) {
+          rows++;
+          first ??= r.seq;
+          lastSeq = r.seq;
+          lastHash = r.hash;
+          batch.push(r.line, '\n');
+          if (batch.length >= 2000) yield flush();
+        }
+      } else {
+        yield out(csvHeader());
+        for await (const r of repo.stream({ ...f, upToSeq: head.seq })) {
+          rows++;
+          first ??= r.seq;
+          lastSeq = r.seq;
+          lastHash = r.hash.toString('hex');
+          batch.push(csvLine(r));
+          if (batch.length >= 1000) yield flush();
         }
       }
-      if (batch.length) yield out(batch.join(''));
+      if (batch.length) yield flush();
       const manifest: ExportManifest = {
         kind: 'modgate-audit-export',
         version: 1,
@@ -113,8 +128,8 @@ export class AuditLogService {
         createdBy,
         rows,
         firstSeq: first,
-        lastSeq: last?.seq ?? null,
-        lastHash: last?.hash.toString('hex') ?? null,
+        lastSeq,
+        lastHash,
         headSeq: head.seq,
         sha256: sha.digest('hex'),
         bytes,

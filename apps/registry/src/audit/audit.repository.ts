@@ -136,6 +136,36 @@ export class AuditRepository {
     }
   }
 
+  /**
+   * Export lines in JSON Lines, rendered by PostgreSQL (the same fields and
+   * values as format.ts's rowJson, in a JSON spelling of its own), a page at
+   * a time with the next page prefetched: the fast path of exports.
+   */
+  async *jsonLines(f: AuditFilter, pageSize = 10_000): AsyncGenerator<{ seq: number; hash: string; line: string }> {
+    const fetch = (after: number) => {
+      const { where, args } = whereOf({ ...f, afterSeq: after });
+      args.push(pageSize);
+      return this.ds.query(
+        `SELECT seq AS n, encode(hash, 'hex') AS hash, json_build_object(
+           'seq', seq, 'at', to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+           'principalKind', principal_kind, 'principalId', principal_id, 'principal', principal, 'tokenId', token_id,
+           'teams', teams, 'sourceIp', source_ip, 'userAgent', user_agent, 'requestId', request_id,
+           'action', action, 'module', module, 'version', version, 'outcome', outcome, 'status', status,
+           'reason', reason, 'bytes', bytes, 'details', details,
+           'prevHash', encode(prev_hash, 'hex'), 'hash', encode(hash, 'hex'))::text AS line
+         FROM audit_events ${where} ORDER BY seq LIMIT $${args.length}`,
+        args,
+      ) as Promise<Array<{ n: string; hash: string; line: string }>>;
+    };
+    let next = fetch(f.afterSeq ?? 0);
+    for (;;) {
+      const rows = await next;
+      if (rows.length === pageSize) next = fetch(Number(rows[rows.length - 1].n));
+      for (const r of rows) yield { seq: Number(r.n), hash: r.hash, line: r.line };
+      if (rows.length < pageSize) return;
+    }
+  }
+
   /** The chain hash of the row at seq, or null when there is no such row. */
   async hashAt(seq: number): Promise<Buffer | null> {
     const [r] = await this.ds.query(`SELECT hash FROM audit_events WHERE seq = $1`, [seq]);

@@ -66,6 +66,8 @@ export interface Env {
   };
   /** How long "not found" answers for versions and modules are remembered (0: never). */
   readonly negativeCacheSeconds: number;
+  /** Crash leftovers younger than this are never swept (work in progress). */
+  readonly sweepMinAgeSeconds: number;
   readonly limits: {
     /** Cache fills one client address may run at once; more wait (up to fillQueuePerClient). */
     readonly fillsPerClient: number;
@@ -158,6 +160,7 @@ const schema = z.object({
   MODGATE_AUTH_MAX_FAILURES: int(1, 1000).default(10),
   MODGATE_AUTH_LOCKOUT_SECONDS: int(1, 86400).default(300),
   MODGATE_NEGATIVE_CACHE_SECONDS: int(0, 86400).default(60),
+  MODGATE_SWEEP_MIN_AGE_SECONDS: int(1, 7 * 86400).default(3600),
   MODGATE_FILLS_PER_CLIENT: int(1, 1000).default(8),
   MODGATE_FILL_QUEUE_PER_CLIENT: int(0, 100_000).default(64),
   MODGATE_MAX_FILLS: int(1, 1000).default(16),
@@ -237,6 +240,7 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
       lockoutSeconds: e.MODGATE_AUTH_LOCKOUT_SECONDS,
     }),
     negativeCacheSeconds: e.MODGATE_NEGATIVE_CACHE_SECONDS,
+    sweepMinAgeSeconds: e.MODGATE_SWEEP_MIN_AGE_SECONDS,
     limits: Object.freeze({
       fillsPerClient: e.MODGATE_FILLS_PER_CLIENT,
       fillQueuePerClient: e.MODGATE_FILL_QUEUE_PER_CLIENT,

@@ -1,6 +1,7 @@
 import { checkModuleVersion, GoModError, isCanonicalVersion, isValid } from '@modgate/gomod';
 import type { BlobStore } from '@modgate/storage';
 import { GoproxyError } from '../common/goproxy-error';
+import { unavailableError } from '../common/unavailable';
 import type { Env } from '../config/env';
 import type { ModuleVersionRepository } from '../versions/module-version.repository';
 import type { VersionIndex } from '../versions/version-index';
@@ -64,7 +65,7 @@ export class ProxyService {
   }
 
   private async listNow(path: string): Promise<ProxyReply> {
-    const stored = (await this.repo.listVersions(path)).map((v) => v.version);
+    const stored = await this.storedVersions(path);
     let versions = stored;
     if (this.mayAskUpstream(path)) {
       try {
@@ -95,6 +96,17 @@ export class ProxyService {
     if (!best) throw this.notHeld(path);
     const body = this.infoBody(stored.find((v) => v.version === best)!);
     return { kind: 'latest', contentType: JSON_TYPE, body, size: body.length, immutable: false };
+  }
+
+  /** Versions stored for a module; from memory while PostgreSQL is away (cached builds keep resolving). */
+  private async storedVersions(path: string): Promise<string[]> {
+    try {
+      return (await this.repo.listVersions(path)).map((v) => v.version);
+    } catch (err) {
+      const fromMemory = unavailableError(err) ? [...this.index.versionsOf(path), ...this.modStore.versionsOf(path)] : [];
+      if (fromMemory.length === 0) throw err;
+      return fromMemory;
+    }
   }
 
   /**

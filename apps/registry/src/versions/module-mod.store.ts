@@ -24,6 +24,13 @@ export class ModuleModStore {
     private readonly budget = 64 << 20,
   ) {}
 
+  /** Versions held in memory for a module (see VersionIndex.versionsOf). */
+  versionsOf(path: string): string[] {
+    const out: string[] = [];
+    for (const r of this.entries.values()) if (r.path === path) out.push(r.version);
+    return out;
+  }
+
   peek(path: string, version: string): ModRecord | undefined {
     return this.entries.get(`${path}@${version}`);
   }

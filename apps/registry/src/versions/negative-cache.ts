@@ -47,6 +47,10 @@ export class NegativeCache {
     this.entries.delete(listKey(path));
   }
 
+  clearAll(): void {
+    this.entries.clear();
+  }
+
   get size(): number {
     return this.entries.size;
   }

@@ -35,7 +35,11 @@ export class VersionChangeFeed {
           },
           {
             message: (payload) => this.onMessage(payload),
-            listening: () => void this.replay().catch((err) => this.log.warn({ err: (err as Error).message }, 'versions: replaying deletions failed')),
+            listening: (again) => {
+              // Announcements of stored versions sent meanwhile are lost: forget every "not found".
+              if (again) this.negative.clearAll();
+              void this.replay().catch((err) => this.log.warn({ err: (err as Error).message }, 'versions: replaying deletions failed'));
+            },
             lost: (err) => log.warn({ err: err?.message }, 'versions: deletion listener disconnected; reconnecting'),
           },
           log,

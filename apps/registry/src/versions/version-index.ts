@@ -45,6 +45,17 @@ export class VersionIndex {
     }
   }
 
+  /**
+   * The stored versions of a module held in memory: what `list` falls back on
+   * while PostgreSQL is away (a scan; only then).
+   */
+  versionsOf(path: string): string[] {
+    const prefix = `${path}@`;
+    const out: string[] = [];
+    for (const [k, v] of this.entries) if (k.startsWith(prefix) && v.path === path) out.push(v.version);
+    return out;
+  }
+
   forget(path: string, version: string): void {
     this.entries.delete(key(path, version));
   }

@@ -21,8 +21,8 @@ import { VersionIndex } from './version-index';
     { provide: ModuleModStore, inject: [DataSource], useFactory: (ds: DataSource) => new ModuleModStore(ds) },
     {
       provide: LeftoverSweep,
-      inject: [ENV, BLOB_STORE, Metrics, LOGGER],
-      useFactory: (env: Env, b: BlobStore, m: Metrics, log: AppLogger) => new LeftoverSweep(join(env.dataDir, 'tmp'), b, m, log),
+      inject: [DataSource, ENV, BLOB_STORE, Metrics, LOGGER],
+      useFactory: (ds: DataSource, env: Env, b: BlobStore, m: Metrics, log: AppLogger) => new LeftoverSweep(ds, join(env.dataDir, 'tmp'), b, m, log, env.sweepMinAgeSeconds * 1000),
     },
     { provide: NegativeCache, inject: [ENV], useFactory: (env: Env) => new NegativeCache(env.negativeCacheSeconds * 1000) },
     {
