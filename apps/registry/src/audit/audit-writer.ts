@@ -17,7 +17,7 @@ export interface AuditWriterOptions {
   readonly durableWithinMs: number;
 }
 
-const DEFAULTS: AuditWriterOptions = { batchSize: 1000, flushMs: 200, maxInMemory: 20_000, durableWithinMs: 2000 };
+const DEFAULTS: AuditWriterOptions = { batchSize: 2000, flushMs: 200, maxInMemory: 20_000, durableWithinMs: 2000 };
 const MAX_BACKOFF_MS = 5000;
 
 interface Pending {
@@ -303,8 +303,15 @@ function isDataError(err: unknown): boolean {
   return typeof code === 'string' && /^2[23]/.test(code);
 }
 
+// Event ids: this process's random UUID with a counter in its last 48 bits
+// (74 random bits left: no clash between processes), cheap to make per event.
+const idBase = randomUUID().slice(0, 24);
+let idCounter = 0;
+
 function withId(e: AuditEvent): AuditEvent {
-  return e.eventId ? e : { ...e, eventId: randomUUID() };
+  if (e.eventId) return e;
+  (e as { eventId?: string }).eventId = idBase + (idCounter++).toString(16).padStart(12, '0');
+  return e;
 }
 
 /** Events of a spill file; a last line cut short by a crash is dropped, a bad line in the middle skipped. */

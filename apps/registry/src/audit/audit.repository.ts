@@ -55,32 +55,54 @@ export class AuditRepository {
   async append(events: readonly AuditEvent[]): Promise<number> {
     return this.transaction(async (query) => {
       const [head] = await query(`SELECT last_seq, last_hash FROM audit_head WHERE id = 1 FOR UPDATE`);
-      const ids = events.map((e) => e.eventId ?? randomUUID());
-      const known = new Set<string>((await query(`SELECT event_id FROM audit_events WHERE event_id = ANY($1::uuid[])`, [ids])).map((r: { event_id: string }) => r.event_id));
-      // Skip ids already stored, and repeats within the batch (a Set: batches can be large).
-      const fresh = events.map((e, i) => ({ ...e, eventId: ids[i] })).filter((e) => !known.has(e.eventId) && (known.add(e.eventId), true));
+      // Always: a write whose outcome was unknown (a timeout during COMMIT),
+      // an overflow spilled while its batch was being written, a replayed
+      // spill file. Cheap: the lookup covers only the batch's time window.
+      const fresh = await this.notStoredYet(query, events.map((e) => (e.eventId ? e : { ...e, eventId: randomUUID() })));
       if (fresh.length === 0) return 0;
       const rows = chainRows(Number(head.last_seq), head.last_hash, fresh);
-      const col = <T>(f: (r: AuditRow) => T): T[] => rows.map(f);
+      // One JSON parameter for the whole batch: PostgreSQL parses it faster
+      // than twenty array parameters, and JSON.stringify is native.
+      const batch = JSON.stringify(
+        rows.map((r) => [
+          r.seq, r.eventId, r.at.toISOString(), r.principalKind, r.principalId, r.principal, r.tokenId, r.teams, r.sourceIp, r.userAgent, r.requestId,
+          r.action, r.module, r.version, r.outcome, r.status, r.reason, r.bytes, r.details, r.prevHash.toString('hex'), r.hash.toString('hex'),
+        ]),
+      );
       await query(
         `INSERT INTO audit_events (seq, event_id, at, principal_kind, principal_id, principal, token_id, teams, source_ip, user_agent, request_id,
                                    action, module, version, outcome, status, reason, bytes, details, prev_hash, hash)
-         SELECT u.seq, u.eid, u.at, u.pk, u.pid, u.p, u.tid, COALESCE(string_to_array(NULLIF(u.teams, ''), E'\\x1f'), '{}'), u.ip, u.ua, u.rid,
-                u.action, u.module, u.version, u.outcome, u.status, u.reason, u.bytes, u.details, u.prev, u.hash
-         FROM unnest($1::bigint[], $21::uuid[], $2::timestamptz[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                     $11::text[], $12::text[], $13::text[], $14::text[], $15::int[], $16::text[], $17::bigint[], $18::text[], $19::bytea[], $20::bytea[])
-              AS u(seq, eid, at, pk, pid, p, tid, teams, ip, ua, rid, action, module, version, outcome, status, reason, bytes, details, prev, hash)`,
-        [
-          col((r) => r.seq), col((r) => r.at), col((r) => r.principalKind), col((r) => r.principalId), col((r) => r.principal), col((r) => r.tokenId),
-          col((r) => r.teams.join('\x1f')), col((r) => r.sourceIp), col((r) => r.userAgent), col((r) => r.requestId), col((r) => r.action),
-          col((r) => r.module), col((r) => r.version), col((r) => r.outcome), col((r) => r.status), col((r) => r.reason), col((r) => r.bytes),
-          col((r) => r.details), col((r) => r.prevHash), col((r) => r.hash), col((r) => r.eventId),
-        ],
+         SELECT (r->>0)::bigint, (r->>1)::uuid, (r->>2)::timestamptz, r->>3, (r->>4)::uuid, r->>5, r->>6,
+                ARRAY(SELECT json_array_elements_text(r->7)), r->>8, r->>9, r->>10,
+                r->>11, r->>12, r->>13, r->>14, (r->>15)::int, r->>16, (r->>17)::bigint, r->>18, decode(r->>19, 'hex'), decode(r->>20, 'hex')
+         FROM json_array_elements($1::json) AS r`,
+        [batch],
       );
       const last = rows[rows.length - 1];
       await query(`UPDATE audit_head SET last_seq = $1, last_hash = $2 WHERE id = 1`, [last.seq, last.hash]);
       return rows.length;
     });
+  }
+
+  /**
+   * The events of a batch that may have been stored before (a retry after a
+   * write whose outcome is unknown, a replayed spill file) that are not
+   * stored yet, and each once. Looked up within the batch's time range.
+   */
+  private async notStoredYet(query: (sql: string, params?: unknown[]) => Promise<Array<Record<string, unknown>>>, events: AuditEvent[]): Promise<AuditEvent[]> {
+    let from = Infinity;
+    let to = -Infinity;
+    for (const e of events) {
+      from = Math.min(from, e.at.getTime());
+      to = Math.max(to, e.at.getTime());
+    }
+    const found = await query(`SELECT event_id FROM audit_events WHERE at >= $1 AND at <= $2 AND event_id = ANY($3::uuid[])`, [
+      new Date(from),
+      new Date(to),
+      events.map((e) => e.eventId),
+    ]);
+    const seen = new Set(found.map((r) => String(r.event_id)));
+    return events.filter((e) => !seen.has(e.eventId!) && (seen.add(e.eventId!), true));
   }
 
   /**
