@@ -50,6 +50,7 @@ export class AuditWriter {
   private spilling: Promise<void> = Promise.resolve();
   private overflowing = false;
   private inSpill = 0;
+  private appendStartedAt = 0;
   private readonly opts: AuditWriterOptions;
   private readonly spillPrefix = `${process.pid}-${Date.now()}`;
 
@@ -68,7 +69,10 @@ export class AuditWriter {
   async start(): Promise<void> {
     await mkdir(this.spillDir, { recursive: true });
     await this.releaseDeadClaims();
-    this.timer = setInterval(() => void this.flush(), this.opts.flushMs);
+    this.timer = setInterval(() => {
+      if (this.stalled()) this.spillOverflow();
+      void this.flush();
+    }, this.opts.flushMs);
     this.timer.unref();
     await this.flush();
   }
@@ -76,9 +80,11 @@ export class AuditWriter {
   /** Queues an event; written within flushMs (hot path: no I/O here). */
   record(event: AuditEvent): void {
     this.queue.push({ event: withId(event) });
-    // One spill at a time takes all that is over the bound, so a burst makes a
-    // file per disk write, not per event.
-    if (this.queue.length > this.opts.maxInMemory) this.spillOverflow();
+    // Over the bound while PostgreSQL is away or stalled (or far over it in
+    // any case): one spill at a time takes all that is over, so a burst makes
+    // a file per disk write, not per event. A writer that is merely behind
+    // under load catches up from memory (spilling would cost it more work).
+    if (this.queue.length > this.opts.maxInMemory && (this.stalled() || this.queue.length > this.opts.maxInMemory * 10)) this.spillOverflow();
     else if (this.queue.length >= this.opts.batchSize && !this.flushing) void this.flush();
   }
 
@@ -108,10 +114,7 @@ export class AuditWriter {
   /** Writes everything queued (looping until empty, or until the database fails); never throws. */
   flush(now = false): Promise<void> {
     if (this.flushing) return this.flushing;
-    if (!now && Date.now() < this.retryAt) {
-      if (this.dbDown) this.spillOverflow();
-      return Promise.resolve();
-    }
+    if (!now && Date.now() < this.retryAt) return Promise.resolve();
     this.flushing = this.drain().finally(() => {
       this.flushing = null;
     });
@@ -134,11 +137,14 @@ export class AuditWriter {
       if (!(await this.replaySpills())) return;
       while (this.queue.length) {
         const batch = this.queue.slice(0, this.opts.batchSize);
+        this.appendStartedAt = Date.now();
         try {
           await this.appendIsolating(batch.map((p) => p.event));
         } catch (err) {
           this.wentDown(err);
           return;
+        } finally {
+          this.appendStartedAt = 0;
         }
         const written = new Set(batch);
         this.queue = this.queue.filter((p) => !written.has(p));
@@ -175,6 +181,11 @@ export class AuditWriter {
     const fh = await open(join(this.spillDir, `rejected-${this.spillPrefix}.jsonl`), 'a', 0o600).catch(() => null);
     await fh?.appendFile(`${JSON.stringify(e)}\n`).catch(() => undefined);
     await fh?.close();
+  }
+
+  /** PostgreSQL refused the last write, or the one in flight has hung for longer than a security event may wait. */
+  private stalled(): boolean {
+    return this.dbDown || (this.appendStartedAt > 0 && Date.now() - this.appendStartedAt > this.opts.durableWithinMs);
   }
 
   /** Past maxInMemory the oldest queued download events go to a spill file. */

@@ -64,18 +64,18 @@ export class AuditRepository {
       // One JSON parameter for the whole batch: PostgreSQL parses it faster
       // than twenty array parameters, and JSON.stringify is native.
       const batch = JSON.stringify(
-        rows.map((r) => [
-          r.seq, r.eventId, r.at.toISOString(), r.principalKind, r.principalId, r.principal, r.tokenId, r.teams, r.sourceIp, r.userAgent, r.requestId,
-          r.action, r.module, r.version, r.outcome, r.status, r.reason, r.bytes, r.details, r.prevHash.toString('hex'), r.hash.toString('hex'),
-        ]),
+        rows.map((r) => ({
+          s: r.seq, e: r.eventId, t: r.at.toISOString(), k: r.principalKind, pi: r.principalId, p: r.principal, ti: r.tokenId, tm: r.teams,
+          ip: r.sourceIp, ua: r.userAgent, ri: r.requestId, a: r.action, m: r.module, v: r.version, o: r.outcome, st: r.status, rs: r.reason,
+          b: r.bytes, d: r.details, ph: r.prevHash.toString('hex'), h: r.hash.toString('hex'),
+        })),
       );
       await query(
         `INSERT INTO audit_events (seq, event_id, at, principal_kind, principal_id, principal, token_id, teams, source_ip, user_agent, request_id,
                                    action, module, version, outcome, status, reason, bytes, details, prev_hash, hash)
-         SELECT (r->>0)::bigint, (r->>1)::uuid, (r->>2)::timestamptz, r->>3, (r->>4)::uuid, r->>5, r->>6,
-                ARRAY(SELECT json_array_elements_text(r->7)), r->>8, r->>9, r->>10,
-                r->>11, r->>12, r->>13, r->>14, (r->>15)::int, r->>16, (r->>17)::bigint, r->>18, decode(r->>19, 'hex'), decode(r->>20, 'hex')
-         FROM json_array_elements($1::json) AS r`,
+         SELECT s, e, t, k, pi, p, ti, tm, ip, ua, ri, a, m, v, o, st, rs, b, d, decode(ph, 'hex'), decode(h, 'hex')
+         FROM json_to_recordset($1::json) AS r(s bigint, e uuid, t timestamptz, k text, pi uuid, p text, ti text, tm text[], ip text, ua text, ri text,
+                                               a text, m text, v text, o text, st int, rs text, b bigint, d text, ph text, h text)`,
         [batch],
       );
       const last = rows[rows.length - 1];
