@@ -23,6 +23,16 @@
  *   - exporting the audit log, on that "on" ModGate once its writers are drained:
  *     GET /api/v1/audit/export?format=jsonl, then csv, end to end (rows/s, MB/s),
  *     every line counted and the bytes checked against the signed manifest
+ *   - unknown versions of the public module, on the main ModGate after its read
+ *     runs: 1,000 .info paths the upstream answers 404, each requested once per
+ *     serving process (the negative cache is per process) to fill it, then wrk
+ *     cycling through them (all 404, no upstream request), and the cached public
+ *     .info right after it the same way: the pair for the ratio
+ *   - the soak (BENCH_ONLY=soak only; BENCH_SOAK_SECONDS, default 180): a ModGate
+ *     in front of the upstream serving a small module graph too, fresh go clients
+ *     building a program from it in a loop (a new GOPATH/GOMODCACHE/GOCACHE each
+ *     time) beside a wrk load on cached .info; builds done and failed, VmRSS of
+ *     the ModGate processes at the start and the end
  * Server CPU is read from /proc for the whole process tree (a ModGate primary
  * and its workers; nginx master and workers); PostgreSQL's, for ModGate runs,
  * from the backends of the bench database (their process titles name it).
@@ -45,13 +55,20 @@
  *   BENCH_KEEP_TMP=1     keep the temp dir (logs) for inspection
  *   BENCH_UPSTREAM_ZIP_DELAY_MS  delay before the local upstream sends .zip bytes (default 300;
  *                        works around a fill bug, see startUpstream)
- *   BENCH_ONLY           comma-separated sections to run (default all): read (ModGate anonymous
+ *   BENCH_ONLY           comma-separated sections to run (default all but soak): read (ModGate anonymous
  *                        .info/.mod/.zip), auth (.info with Basic credentials), publish (uploads and
- *                        the published .info; implies auth, its baseline), nginx, fastify, log-info,
+ *                        the published .info; implies auth, its baseline), negative (unknown versions
+ *                        from the negative cache, and cached .info beside), nginx, fastify, log-info,
  *                        single, audit (.info with the audit log off and on), export (the audit
- *                        export; its rows come from the audit-on .info run, which it runs too).
+ *                        export; its rows come from the audit-on .info run, which it runs too),
+ *                        soak (go builds + wrk for minutes; only when named).
  *                        The main ModGate always starts and fills (its headers feed fastify).
- *                        E.g. BENCH_ONLY=publish, BENCH_ONLY=audit,export
+ *                        E.g. BENCH_ONLY=publish, BENCH_ONLY=audit,export, BENCH_ONLY=soak
+ *   BENCH_NEGATIVE_VERSIONS  unknown versions the negative run cycles through (default 1000)
+ *   BENCH_SOAK_SECONDS   length of the soak's load (default 180; "3m" accepted)
+ *   BENCH_SOAK_CLIENTS   go client loops running side by side in the soak (default 3)
+ *   BENCH_SOAK_CONNECTIONS  wrk connections of the soak's .info load (default 16, one thread)
+ *   BENCH_GO             the go command of the soak's clients (default go, from PATH)
  *
  * Also used internally: `node bench/run.js --fastify-ceiling` (the bare Fastify child).
  */
@@ -66,8 +83,10 @@ const path = require('node:path');
 const { pipeline } = require('node:stream/promises');
 const { formatProfile, summariseProfile } = require('./lib/profile');
 const { auditActions, auditMetrics, auditRows, download, getJson, waitForQuiet } = require('./lib/audit');
-const { childPids, cmdlineCpu, cmdlineCpuDelta, machineCpu, treeCpu } = require('./lib/procfs');
+const { childPids, cmdlineCpu, cmdlineCpuDelta, machineCpu, rssBytes, treeCpu, treePids } = require('./lib/procfs');
+const { pinConnections, processCounters, parseStatuses, unpin, wrkPathsScript } = require('./lib/negative');
 const { buildModuleZip, getHashed, putFile, startRssSampler } = require('./lib/publish');
+const { buildSoakTree, goClientBuild, slope, startRssTimeline } = require('./lib/soak');
 const { parseWrk, runWrk } = require('./lib/wrk');
 
 // V8 flags of ModGate's start script (package.json "start"), given to the
@@ -99,8 +118,16 @@ const PUB_RSS_INTERVAL_MS = 20;
 const PUB_BASELINE_MS = 300; // VmRSS sampled this long before each upload: its median is the baseline
 const PUB_INFO_PATH = `/${PUB_MODULE}/@v/${PUB_VERSIONS[0]}.info`;
 
-const SECTIONS = ['read', 'auth', 'publish', 'nginx', 'fastify', 'log-info', 'single', 'audit', 'export'];
+// Unknown versions of the public module (the upstream answers 404): the negative cache's run.
+const NEG_VERSIONS = parseCount(process.env.BENCH_NEGATIVE_VERSIONS, 1000, 'BENCH_NEGATIVE_VERSIONS');
+const NEG_PATHS = Array.from({ length: NEG_VERSIONS }, (_, i) => `/${MODULE}/@v/v1.${i + 1}.0.info`);
+const NEGATIVE_CACHE_DEFAULT_S = 60; // MODGATE_NEGATIVE_CACHE_SECONDS's default
+
+const SECTIONS = ['read', 'auth', 'publish', 'negative', 'nginx', 'fastify', 'log-info', 'single', 'audit', 'export', 'soak'];
+/** What runs without BENCH_ONLY: everything but the soak (minutes long). */
+const DEFAULT_SECTIONS = SECTIONS.filter((x) => x !== 'soak');
 const ONLY = parseSections(process.env.BENCH_ONLY);
+const ONLY_GIVEN = (process.env.BENCH_ONLY ?? '').trim() !== '';
 const QUICK = process.env.BENCH_QUICK === '1';
 const DURATION = QUICK ? 3 : parseSeconds(process.env.BENCH_DURATION, 10, 'BENCH_DURATION');
 const WARMUP = parseSeconds(process.env.BENCH_WARMUP, QUICK ? 1 : 2, 'BENCH_WARMUP');
@@ -114,8 +141,18 @@ const CONNS_SMALL = 64;
 const CONNS_ZIP = 8;
 const NGINX_WORKERS = 2;
 const OTHER_CPU_WARN = 0.1; // cores used outside the benchmark during a run that make it worth a note
-const AIMS = { infoVsNginx: 0.5, zipVsNginx: 0.8, authVsAnonymous: 0.9, publishRssGrowthMaxMiB: 64, auditOnVsOff: 0.9, exportRowsPerSec: 100_000 };
+const AIMS = { infoVsNginx: 0.5, zipVsNginx: 0.8, authVsAnonymous: 0.9, publishRssGrowthMaxMiB: 64, auditOnVsOff: 0.9, exportRowsPerSec: 100_000, soakFailedBuilds: 0, soakRssGrowthMaxMiB: 64 };
 const EXPORT_FORMATS = ['jsonl', 'csv'];
+// The soak: fresh go clients building a small module graph through ModGate, a wrk load beside them.
+const SOAK_SECONDS = parseSeconds(process.env.BENCH_SOAK_SECONDS, 180, 'BENCH_SOAK_SECONDS');
+const SOAK_CLIENTS = parseCount(process.env.BENCH_SOAK_CLIENTS, 3, 'BENCH_SOAK_CLIENTS');
+const SOAK_WRK_THREADS = 1;
+const SOAK_WRK_CONNS = parseCount(process.env.BENCH_SOAK_CONNECTIONS, 16, 'BENCH_SOAK_CONNECTIONS');
+const SOAK_RSS_INTERVAL_MS = 2000;
+const SOAK_SETTLE_MS = 2000; // before the first VmRSS sample and after the load, before the last
+const SOAK_BUILD_TIMEOUT_MS = 180_000; // per go command
+// The main ModGate keeps "not found" at least as long as the negative run needs it (priming, warm-up, run).
+const NEG_TTL_S = WARMUP + DURATION + 30 > NEGATIVE_CACHE_DEFAULT_S ? WARMUP + DURATION + 60 : null;
 const AUDIT_DRAIN_TIMEOUT_MS = 30_000; // how long the audit-on run's writers may take to catch up after the load
 /** Targets in the table; the main ModGate runs MODGATE_WORKERS=WORKERS, as do AUTH, PUBLISHED and LOG_INFO. */
 const T = {
@@ -127,6 +164,8 @@ const T = {
   SINGLE: 'ModGate (1 process)',
   AUDIT_OFF: 'ModGate (audit off)',
   AUDIT_ON: 'ModGate (audit on)',
+  NEGATIVE: 'ModGate (unknown versions, negative cache)',
+  NEG_PAIRED: 'ModGate (cached .info, after negative)',
   NGINX: 'nginx',
   FASTIFY: 'fastify',
 };
@@ -152,7 +191,9 @@ async function main() {
   const startCount = 7; // five ModGate, nginx, Fastify
   const publishMs = 120_000; // building and uploading the zips, reading them back
   const exportMs = 180_000; // two audit exports, waiting for the writers
-  const budgetMs = runCount * (DURATION + WARMUP + 20) * 1000 + startCount * 60_000 + publishMs + exportMs + 120_000;
+  const negativeMs = want('negative') ? 2 * (DURATION + WARMUP + 20) * 1000 + 120_000 : 0; // priming, checks, two wrk runs
+  const soakMs = want('soak') ? (SOAK_SECONDS + 60) * 1000 + SOAK_BUILD_TIMEOUT_MS * 3 + 60_000 : 0; // a ModGate, the first build, the load, the last builds
+  const budgetMs = runCount * (DURATION + WARMUP + 20) * 1000 + startCount * 60_000 + publishMs + exportMs + negativeMs + soakMs + 120_000;
   const watchdog = setTimeout(() => {
     log(`watchdog: the benchmark did not finish within ${Math.round(budgetMs / 1000)} s; stopping`);
     state.failures.push('timed out');
@@ -189,7 +230,7 @@ async function main() {
 
     const profileDir = PROFILE ? path.join(RESULTS_DIR, 'profiles', stamp()) : null;
     if (profileDir) fs.mkdirSync(profileDir, { recursive: true });
-    if (ONLY.size < SECTIONS.length) log(`BENCH_ONLY: ${SECTIONS.filter(want).join(', ')}`);
+    if (ONLY_GIVEN) log(`BENCH_ONLY: ${SECTIONS.filter(want).join(', ')}`);
 
     // The admin of the throwaway database: registered at the first start, then
     // used once, to create the personal access token the authenticated run sends.
@@ -198,7 +239,7 @@ async function main() {
 
     // 1. ModGate with BENCH_WORKERS processes, warn-level logging (the main figures),
     //    .info anonymous and then with Basic credentials, back to back.
-    const mg = await startModGate('main', { ...mgEnv, workers: WORKERS, logLevel: 'warn', profileDir });
+    const mg = await startModGate('main', { ...mgEnv, workers: WORKERS, logLevel: 'warn', profileDir, negativeCacheSeconds: want('negative') ? NEG_TTL_S : null });
     extra.modgateProcesses.main = { primary: mg.pid, workers: mg.workerPids };
     const warm = await warmAndVerify(mg.url, files);
     extra.modgateInfoHeaders = warm.infoHeaders;
@@ -211,6 +252,10 @@ async function main() {
     if (want('read')) runs.push(await measure(T.MG, 'zip', mg, CONNS_ZIP));
     await verifyBytes('ModGate (after the load)', mg.url, files);
     if (auth) await verifyOne('ModGate (Basic auth, after the load)', mg.url, 'info', files.info, auth.headers);
+
+    // 1a. Unknown versions of the public module, answered from the negative
+    //     cache once it is filled, under wrk; the cached public .info right after.
+    if (want('negative')) extra.negative = await negativeRun(mg, files, runs);
 
     // 1b. Publishing on the same processes, after their read runs (the uploads
     //     do not disturb those): the zips, then the published .info under load
@@ -277,6 +322,13 @@ async function main() {
       extra.audit = await auditSection({ upstream: state.upstream.url, adminToken }, files, runs);
     }
 
+    // 7. The soak (BENCH_ONLY=soak; not in the default run): fresh go clients
+    //    building a module graph through a new ModGate, wrk on cached .info beside them.
+    if (want('soak')) {
+      extra.soak = await soakSection(mgEnv, dirs.www, files);
+      extra.modgateProcesses.soak = extra.soak.processes;
+    }
+
     if (profileDir) {
       const windows = runs.filter((r) => r.server === mg.name).map((r) => ({ kind: profileWindow(r), startUs: r.window.startUs, endUs: r.window.endUs }));
       if (uploadWindow) windows.push({ kind: 'publish uploads', ...uploadWindow });
@@ -295,9 +347,9 @@ async function main() {
   const ratios = computeRatios(runs);
   // CPU per request with the audit log on / off, the writers' catching up included (a cost, not a rate).
   if (extra.audit) ratios.auditCpuPerRequestOnVsOff = extra.audit.cpuPerRequestOnVsOff;
-  if (runs.length > 0 || extra.publish || extra.audit) printReport(runs, ratios, extra);
+  if (runs.length > 0 || extra.publish || extra.audit || extra.soak) printReport(runs, ratios, extra);
   if (profile) {
-    const show = [['.info load', 20, 15], ['.info (Basic auth) load', 10, 10], ['.zip load', 10, 0], ['.info (published, Basic auth) load', 10, 0], ['publish uploads', 15, 10]];
+    const show = [['.info load', 20, 15], ['.info (Basic auth) load', 10, 10], ['.zip load', 10, 0], ['.info (published, Basic auth) load', 10, 0], ['.info (unknown versions, negative cache) load', 10, 0], ['publish uploads', 15, 10]];
     process.stdout.write(`${formatProfile(profile, ROOT, show)}\n`);
   }
   writeResults({ startedAt, finishedAt, runs, ratios, profile, extra });
@@ -310,7 +362,7 @@ async function main() {
   process.exit(0);
 }
 
-const PROFILE_WINDOW_SUFFIX = { [T.AUTH]: ' (Basic auth)', [T.PUBLISHED]: ' (published, Basic auth)', [T.AUTH_PAIRED]: ' (Basic auth, after publish)' };
+const PROFILE_WINDOW_SUFFIX = { [T.AUTH]: ' (Basic auth)', [T.PUBLISHED]: ' (published, Basic auth)', [T.AUTH_PAIRED]: ' (Basic auth, after publish)', [T.NEGATIVE]: ' (unknown versions, negative cache)', [T.NEG_PAIRED]: ' (cached, after negative)' };
 const profileWindow = (r) => `.${r.kind}${PROFILE_WINDOW_SUFFIX[r.target] ?? ''} load`;
 
 /** ModGate must serve the warm cache: any upstream request after the warm-up is a miss. */
@@ -437,10 +489,13 @@ function dropDatabasesSync() {
 
 function startUpstream(www) {
   let count = 0;
+  const byPath = new Map(); // request path → requests (the negative run checks each version's)
   const types = { '.info': 'application/json', '.mod': 'text/plain; charset=utf-8', '.zip': 'application/zip' };
   const server = http.createServer((req, res) => {
     count++;
-    const rel = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    const pathname = new URL(req.url, 'http://x').pathname;
+    byPath.set(pathname, (byPath.get(pathname) ?? 0) + 1);
+    const rel = decodeURIComponent(pathname);
     const file = path.join(www, rel);
     if (!file.startsWith(www + path.sep) || (req.method !== 'GET' && req.method !== 'HEAD')) {
       res.writeHead(404).end('not found\n');
@@ -473,6 +528,10 @@ function startUpstream(www) {
       resolve({
         url: `http://127.0.0.1:${port}`,
         requests: () => count,
+        requestsFor: (p) => byPath.get(p) ?? 0,
+        /** A copy of the per-path counts: pass it to `since` for the requests made after it. */
+        snapshot: () => new Map(byPath),
+        since: (snap) => [...byPath].map(([p, n]) => [p, n - (snap.get(p) ?? 0)]).filter(([, n]) => n > 0),
         close: () =>
           new Promise((r) => {
             server.closeAllConnections?.();
@@ -492,7 +551,7 @@ function startUpstream(www) {
  * primary); it prints the banner once they are up. Returns when the banner is
  * out, /readyz answers and every worker runs.
  */
-async function startModGate(label, { dbUrl, dbName, dataDir, blobsDir, upstream, adminToken, workers, logLevel, profileDir, audit = true }) {
+async function startModGate(label, { dbUrl, dbName, dataDir, blobsDir, upstream, adminToken, workers, logLevel, profileDir, audit = true, negativeCacheSeconds = null }) {
   const port = await freePort();
   const logFile = path.join(state.tmp, `modgate-${label}.log`);
   const fd = fs.openSync(logFile, 'a');
@@ -521,10 +580,12 @@ async function startModGate(label, { dbUrl, dbName, dataDir, blobsDir, upstream,
   });
   // The audit log is on by default (nothing set); the audit section's "off" run turns it off entirely.
   if (!audit) env.MODGATE_AUDIT = 'false';
+  // The negative cache's lifetime: its default (60 s) unless a run needs more (see NEG_TTL_S).
+  if (negativeCacheSeconds != null) env.MODGATE_NEGATIVE_CACHE_SECONDS = String(negativeCacheSeconds);
   // Cluster workers inherit the primary's execArgv, so --cpu-prof profiles each of them.
   // The same V8 flags as `npm start` (package.json), so the bench measures ModGate as shipped.
   const args = [...NODE_FLAGS, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), MAIN];
-  log(`starting ModGate[${label}] (MODGATE_WORKERS=${workers}, log level ${logLevel}${audit ? '' : ', MODGATE_AUDIT=false'}${profileDir ? ', --cpu-prof' : ''}) on port ${port}`);
+  log(`starting ModGate[${label}] (MODGATE_WORKERS=${workers}, log level ${logLevel}${audit ? '' : ', MODGATE_AUDIT=false'}${negativeCacheSeconds != null ? `, MODGATE_NEGATIVE_CACHE_SECONDS=${negativeCacheSeconds}` : ''}${profileDir ? ', --cpu-prof' : ''}) on port ${port}`);
   const spawnedAtUs = nowUs();
   const child = track(`ModGate[${label}]`, spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', fd, fd], detached: true }));
   fs.closeSync(fd);
@@ -541,7 +602,7 @@ async function startModGate(label, { dbUrl, dbName, dataDir, blobsDir, upstream,
   if (workers > 1) log(`ModGate[${label}]: primary ${child.pid}, workers ${workerPids.join(', ')}`);
   if (workerPids.length > workers) fail(`ModGate[${label}]: ${workerPids.length} child processes, ${workers} workers expected`);
   else if (workers === 1 && childPids(child.pid).length > 0) fail(`ModGate[${label}]: MODGATE_WORKERS=1 but the process has children`);
-  return { name: `ModGate[${label}]`, url, child, logFile, spawnedAtUs, pid: child.pid, workers, workerPids, expectedProcesses: workers > 1 ? workers + 1 : 1, dbName, audit };
+  return { name: `ModGate[${label}]`, url, child, logFile, spawnedAtUs, pid: child.pid, workers, workerPids, expectedProcesses: workers > 1 ? workers + 1 : 1, dbName, audit, negativeCacheSeconds: negativeCacheSeconds ?? NEGATIVE_CACHE_DEFAULT_S };
 }
 
 async function startNginx(dirs) {
@@ -1026,19 +1087,351 @@ async function exportRun(m, db, adminToken, format) {
 }
 
 // ---------------------------------------------------------------------------
+// Unknown versions: the negative cache
+
+/**
+ * On the main ModGate (after its read runs): NEG_VERSIONS versions of the
+ * public module that the upstream does not have (v1.1.0 … v1.<N>.0; it
+ * answers 404). The negative cache is per process, so each serving process
+ * is filled on its own: one keep-alive connection pinned to each (found in
+ * /proc), every path requested once through each: one upstream request per
+ * version and process, answered 404. A second pass through the same
+ * connections must be answered from the negative cache alone (no upstream
+ * request; modgate_cache_lookups_total{result="negative"} +N per process).
+ * Then wrk cycles through the paths (a Lua script; the warm-up counts the
+ * answers by status: all 404), the upstream must see no request, and the
+ * negative lookups over the processes must cover the requests served; every
+ * path still answers 404 afterwards. Right after it, the cached public .info
+ * under the same kind of wrk script (one path): the pair for the ratio.
+ */
+async function negativeRun(mg, files, runs) {
+  const pids = mg.workers > 1 ? mg.workerPids : [mg.pid];
+  const ttlS = mg.negativeCacheSeconds;
+  const dir = path.join(state.tmp, 'wrk');
+  fs.mkdirSync(dir, { recursive: true });
+  const asked = NEG_PATHS.filter((p) => state.upstream.requestsFor(p) > 0);
+  if (asked.length) throw new Error(`negative run: the upstream was asked for ${asked.length} of the unknown versions before the run (${asked[0]}): they must be new to ModGate`);
+  const sumOf = (cs, f) => cs.reduce((a, c) => a + (f(c) ?? 0), 0);
+  const negLookups = (c) => c.lookups.negative ?? 0;
+  const counters = async () => {
+    const pins = await pinConnections(mg.url, pids);
+    try {
+      return await Promise.all(pins.map(processCounters));
+    } finally {
+      unpin(pins);
+    }
+  };
+  // Every path through every pinned connection; answers must be 404 "not found: …".
+  const pass = async (pins, what) => {
+    const wrong = [];
+    let sample = null;
+    await Promise.all(
+      pins.map(async (pin) => {
+        for (const p of NEG_PATHS) {
+          const r = await pin.get(p);
+          const text = r.body.toString('utf8');
+          if (r.status !== 404 || !/^not found/i.test(text)) wrong.push(`${p} via pid ${pin.pid}: ${r.status} ${text.slice(0, 120)}`);
+          else sample ??= text.trim();
+        }
+      }),
+    );
+    if (wrong.length) throw new Error(`negative run (${what}): ${wrong.length} of ${NEG_PATHS.length * pins.length} answers were not 404 "not found": ${wrong.slice(0, 3).join('; ')}`);
+    return sample;
+  };
+
+  const pins = await pinConnections(mg.url, pids);
+  const report = { module: MODULE, versions: NEG_VERSIONS, paths: `/${MODULE}/@v/v1.<1…${NEG_VERSIONS}>.0.info`, negativeCacheSeconds: ttlS, processes: pins.map((p) => p.pid) };
+  let primedAt;
+  try {
+    const c0 = await Promise.all(pins.map(processCounters));
+    const up0 = state.upstream.snapshot();
+    const upTotal0 = state.upstream.requests();
+    primedAt = Date.now();
+    report.notFoundBody = await pass(pins, 'filling');
+    report.primeMs = Date.now() - primedAt;
+    const c1 = await Promise.all(pins.map(processCounters));
+    // The upstream: each version asked at most once per process (the cache is per process), nothing else.
+    const perVersion = NEG_PATHS.map((p) => state.upstream.requestsFor(p));
+    const others = state.upstream.since(up0).filter(([p]) => !NEG_PATHS.includes(p));
+    const maxPer = Math.max(...perVersion);
+    const minPer = Math.min(...perVersion);
+    report.fill = {
+      requests: NEG_VERSIONS * pins.length,
+      ms: report.primeMs,
+      upstreamRequests: state.upstream.requests() - upTotal0,
+      upstreamPerVersion: { min: minPer, max: maxPer, processes: pins.length },
+      upstreamOtherPaths: others.slice(0, 10).map(([p, n]) => ({ path: p, requests: n })),
+      modgateUpstreamRequests: sumOf(c1, (c) => c.upstreamTotal) - sumOf(c0, (c) => c.upstreamTotal),
+      modgateUpstreamByOutcome: diffOutcomes(c0, c1),
+    };
+    if (maxPer > pins.length) fail(`negative run: the upstream got up to ${maxPer} requests for one unknown version while filling ${pins.length} process(es): more than one per process`);
+    if (others.length) fail(`negative run: filling asked the upstream for other paths too: ${others.slice(0, 3).map(([p, n]) => `${p} ×${n}`).join(', ')}`);
+    log(`negative: ${fmt(NEG_VERSIONS, 0)} unknown versions × ${pins.length} process(es) answered 404 in ${fmt(report.primeMs, 0)} ms; upstream ${minPer === maxPer ? maxPer : `${minPer}-${maxPer}`} request(s) per version (one per process), ${report.fill.upstreamRequests} in all`);
+
+    // Second pass: the negative cache alone.
+    const up1 = state.upstream.requests();
+    const t1 = Date.now();
+    await pass(pins, 'from the negative cache');
+    const againMs = Date.now() - t1;
+    const c2 = await Promise.all(pins.map(processCounters));
+    const negPerProcess = c2.map((c, i) => negLookups(c) - negLookups(c1[i]));
+    report.again = { requests: NEG_VERSIONS * pins.length, ms: againMs, upstreamRequests: state.upstream.requests() - up1, negativeLookupsPerProcess: negPerProcess };
+    if (report.again.upstreamRequests !== 0) fail(`negative run: the second pass over the unknown versions asked the upstream ${report.again.upstreamRequests} time(s): not answered from the negative cache`);
+    const short = negPerProcess.filter((n) => n < NEG_VERSIONS);
+    if (short.length) fail(`negative run: the second pass counted ${negPerProcess.join(' / ')} negative lookups per process, want ${NEG_VERSIONS} each`);
+  } finally {
+    unpin(pins);
+  }
+
+  // Under load: wrk cycling through the paths.
+  const runScript = wrkPathsScript(path.join(dir, 'negative.lua'), NEG_PATHS);
+  const warmScript = wrkPathsScript(path.join(dir, 'negative-count.lua'), NEG_PATHS, { countStatuses: true });
+  const c3 = await counters();
+  state.upstreamBaseline = state.upstream.requests();
+  const run = await measure(T.NEGATIVE, 'info', mg, CONNS_SMALL, {}, NEG_PATHS[0], { script: runScript, warmupScript: warmScript, expectStatus: 404 });
+  const c4 = await counters();
+  const loadEndedAt = Date.now();
+  run.paths = NEG_VERSIONS;
+  runs.push(run);
+  const served = run.requests + run.warmupRequests;
+  const upDuring = state.upstream.requests() - state.upstreamBaseline;
+  const negDuring = sumOf(c4, negLookups) - sumOf(c3, negLookups);
+  report.load = {
+    requestsServed: served, // wrk's completed requests, warm-up and run
+    warmupStatuses: run.warmupStatuses,
+    non2xx: run.non2xx,
+    negativeLookups: negDuring, // over the processes: ≥ requests served (a few in flight when wrk stopped)
+    negativeLookupsPerProcess: c4.map((c, i) => negLookups(c) - negLookups(c3[i])),
+    upstreamRequests: upDuring,
+    modgateUpstreamRequests: sumOf(c4, (c) => c.upstreamTotal) - sumOf(c3, (c) => c.upstreamTotal),
+    secondsSinceFill: (loadEndedAt - primedAt) / 1000,
+  };
+  if (upDuring !== 0) fail(`negative run: the upstream got ${upDuring} request(s) during the load: some "not found" answers were not from the negative cache${report.load.secondsSinceFill >= ttlS ? ` (the entries were ${fmt(report.load.secondsSinceFill, 0)} s old, MODGATE_NEGATIVE_CACHE_SECONDS=${ttlS})` : ''}`);
+  if (negDuring < served) fail(`negative run: ${fmt(negDuring, 0)} negative-cache lookups for ${fmt(served, 0)} requests served: some answers were not 404s from the negative cache`);
+  log(`negative: ${fmt(served, 0)} requests (warm-up statuses ${JSON.stringify(run.warmupStatuses)}), ${fmt(negDuring, 0)} negative lookups, upstream ${upDuring} requests during the load`);
+  // Still "not found" (spot check: every 10th path, fresh connections), then the cached .info is still right.
+  for (const p of NEG_PATHS.filter((_, i) => i % 10 === 0)) {
+    const r = await httpGet(`${mg.url}${p}`);
+    if (r.status !== 404) fail(`negative run: ${p} answered ${r.status} after the load (want 404)`);
+  }
+  await verifyOne('ModGate (after the negative load)', mg.url, 'info', files.info);
+
+  // The pair: cached public .info right after, through the same kind of wrk script (one path).
+  const cachedScript = wrkPathsScript(path.join(dir, 'cached-info.lua'), [URL_PATHS.info]);
+  const pair = await measure(T.NEG_PAIRED, 'info', mg, CONNS_SMALL, {}, URL_PATHS.info, { script: cachedScript });
+  runs.push(pair);
+  await verifyOne('ModGate (after the cached .info load)', mg.url, 'info', files.info);
+  // Whatever the upstream answered while filling is the new baseline for the main ModGate's later check.
+  state.upstreamBaseline = state.upstream.requests();
+  return report;
+}
+
+/** modgate_upstream_requests_total by outcome, summed over the processes, between two sets of counters. */
+function diffOutcomes(before, after) {
+  const out = {};
+  for (const [i, c] of after.entries()) {
+    for (const [k, v] of Object.entries(c.upstream)) out[k] = (out[k] ?? 0) + v - (before[i]?.upstream[k] ?? 0);
+  }
+  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== 0));
+}
+
+// ---------------------------------------------------------------------------
+// The soak
+
+/**
+ * A new ModGate (MODGATE_WORKERS=WORKERS, warn, the main database and store,
+ * audit log on) in front of the upstream, which now also serves a small
+ * module graph (lib/soak.js: 5 modules, 11 versions, built by gotool
+ * build-tree). One go client builds the program first (fills the graph from
+ * the upstream; not counted). Then for SOAK_SECONDS: SOAK_CLIENTS loops of
+ * fresh go clients (new HOME, GOPATH, GOMODCACHE, GOCACHE each time; `go mod
+ * download all`, `go build`, run the program, remove the dir) and wrk on the
+ * cached public .info (-t1 -c SOAK_WRK_CONNS) beside them. Reported: builds
+ * done and failed, their times, the upstream requests after the first build,
+ * wrk's figures, and VmRSS of every ModGate process (every
+ * SOAK_RSS_INTERVAL_MS; start: after the first build and a pause, end: a
+ * pause after the load).
+ */
+async function soakSection(mgEnv, www, files) {
+  const versions = await buildSoakTree(www, state.tmp);
+  const modules = [...new Set(versions.map((v) => v.path))];
+  log(`soak: module graph of ${modules.length} modules, ${versions.length} versions on the upstream (${modules.join(', ')})`);
+  const m = await startModGate('soak', { ...mgEnv, workers: WORKERS, logLevel: 'warn', profileDir: null });
+  const clientsDir = path.join(state.tmp, 'soak-clients');
+  fs.mkdirSync(clientsDir, { recursive: true });
+  const spawnGo = (label) => (cmd, args, o) => track(`go[${label}]`, spawn(cmd, args, o));
+  const build = (label) => goClientBuild({ goproxy: m.url, parent: clientsDir, label, timeoutMs: SOAK_BUILD_TIMEOUT_MS, spawnGo: spawnGo(label) });
+  const report = {
+    seconds: SOAK_SECONDS,
+    clients: SOAK_CLIENTS,
+    workers: WORKERS,
+    graph: { modules, versions: versions.map((v) => `${v.path}@${v.version}`) },
+    client: 'fresh HOME/GOPATH/GOMODCACHE/GOCACHE per build; GOPROXY=<ModGate>, GOSUMDB=off, GOFLAGS=-mod=mod -modcacherw, GOTOOLCHAIN=local; go mod download all, go build -o app ., ./app (output checked)',
+    processes: { primary: m.pid, workers: m.workerPids },
+  };
+  try {
+    const rssReady = rssOf(m);
+    await verifyOne(`${m.name} (fill)`, m.url, 'info', files.info);
+    const up0 = state.upstream.requests();
+    const warm = await build('first');
+    if (!warm.ok) throw new Error(`soak: the first go build through ${m.name} failed: ${warm.error}`);
+    report.firstBuild = { ms: warm.ms, steps: warm.steps, upstreamRequests: state.upstream.requests() - up0 };
+    log(`soak: first build (fills the graph) in ${fmt(warm.ms, 0)} ms, ${report.firstBuild.upstreamRequests} upstream requests`);
+    await sleep(SOAK_SETTLE_MS);
+
+    const upSnap = state.upstream.snapshot();
+    const upStart = state.upstream.requests();
+    const timeline = startRssTimeline(m.pid, SOAK_RSS_INTERVAL_MS);
+    const pids0 = timeline.pids;
+    const cpu0 = treeCpu(m.pid);
+    const startedAt = Date.now();
+    const deadline = startedAt + SOAK_SECONDS * 1000;
+    log(`soak: ${SOAK_SECONDS} s, ${SOAK_CLIENTS} go client loops + wrk -t${SOAK_WRK_THREADS} -c${SOAK_WRK_CONNS} on ${URL_PATHS.info}`);
+    const wrkRun = runWrk({ url: `${m.url}${URL_PATHS.info}`, threads: SOAK_WRK_THREADS, connections: SOAK_WRK_CONNS, seconds: SOAK_SECONDS, timeout: '5s' }, (child) => track('wrk', child, false));
+    const builds = [];
+    const loop = async (i) => {
+      for (let k = 0; Date.now() < deadline && !state.interrupted; k++) {
+        const r = await build(`c${i}-${k}`);
+        builds.push({ client: i, atS: (Date.now() - startedAt) / 1000, ...r });
+        if (!r.ok) log(`soak: client ${i} build ${k} FAILED after ${fmt(r.ms, 0)} ms: ${r.error}`);
+      }
+    };
+    const [wrkOut] = await Promise.all([wrkRun, ...Array.from({ length: SOAK_CLIENTS }, (_, i) => loop(i))]);
+    const endedAt = Date.now();
+    const cpu1 = treeCpu(m.pid);
+    timeline.sample(); // the last one under load
+    await sleep(SOAK_SETTLE_MS);
+    const samples = timeline.stop();
+    const w = parseWrk(wrkOut);
+    if (!w.requestsPerSec) fail(`soak: wrk reported no requests/s:\n${wrkOut}`);
+    if (w.non2xx > 0) fail(`soak: ${w.non2xx} non-2xx/3xx answers to the cached .info under load`);
+    if (m.child.exitCode !== null) fail(`${m.name} exited during the soak`);
+    const pidsNow = treePids(m.pid);
+    if (pidsNow.join() !== pids0.join()) fail(`${m.name}: its processes changed during the soak (${pids0.join(' ')} → ${pidsNow.join(' ')}): a worker died?`);
+    await verifyOne(`${m.name} (after the soak)`, m.url, 'info', files.info);
+
+    const ok = builds.filter((b) => b.ok);
+    const failed = builds.filter((b) => !b.ok);
+    if (failed.length) fail(`soak: ${failed.length} of ${builds.length} go builds failed (first: ${failed[0].error})`);
+    const times = ok.map((b) => b.ms).sort((a, b) => a - b);
+    const q = (p) => (times.length ? times[Math.min(times.length - 1, Math.floor(p * times.length))] : null);
+    const stepMedian = (name) => {
+      const xs = ok.map((b) => b.steps.find((s) => s.step.startsWith(name))?.ms).filter((x) => x != null).sort((a, b) => a - b);
+      return xs.length ? xs[Math.floor(xs.length / 2)] : null;
+    };
+    const wall = (endedAt - startedAt) / 1000;
+    // VmRSS: first sample (start of the load), last (a pause after it), the peak; per process and the tree.
+    const first = samples[0];
+    const last = samples[samples.length - 1];
+    const perProcess = pids0.map((pid) => {
+      const xs = samples.map((s) => s.perPid[pid]).filter((x) => x != null);
+      const start = first.perPid[pid];
+      const end = last.perPid[pid];
+      return { pid, role: pid === m.pid ? (WORKERS > 1 ? 'primary' : 'server') : 'worker', startMiB: mibOrNull(start), endMiB: mibOrNull(end), peakMiB: mibOrNull(xs.length ? Math.max(...xs) : null), growthMiB: start != null && end != null ? (end - start) / 1048576 : null };
+    });
+    const loadSamples = samples.filter((s) => s.s <= (endedAt - startedAt) / 1000 + 0.5);
+    const trend = (xs) => slope(xs.map((s) => [s.s / 60, s.treeBytes == null ? null : s.treeBytes / 1048576]));
+    const treeSlope = trend(loadSamples);
+    // The second half alone: a heap that is still growing to its working size levels off, a leak does not.
+    const secondHalfSlope = trend(loadSamples.filter((s) => s.s >= (endedAt - startedAt) / 2000));
+    // Under load VmRSS saw-tooths with the garbage collector (up by the young generation's
+    // size, down at each major GC): its low-water mark is what creeps when memory leaks. Compared
+    // per third of the load after its first sixth (the ramp from idle to loaded).
+    const loadS = (endedAt - startedAt) / 1000;
+    const rampS = loadS / 6;
+    const third = (loadS - rampS) / 3;
+    const thirds = [0, 1, 2].map((k) => {
+      const [a, b] = [rampS + k * third, rampS + (k + 1) * third];
+      const xs = loadSamples.filter((x) => x.s >= a && x.s <= b + 0.01);
+      const tree = xs.map((x) => x.treeBytes).filter((x) => x != null).sort((a, b) => a - b);
+      const minOf = (pid) => {
+        const v = xs.map((x) => x.perPid[pid]).filter((b) => b != null);
+        return v.length ? Math.min(...v) / 1048576 : null;
+      };
+      const perPid = Object.fromEntries(pids0.map((pid) => [pid, minOf(pid)]));
+      return { fromS: Number(a.toFixed(1)), toS: Number(b.toFixed(1)), samples: tree.length, minMiB: mibOrNull(tree[0] ?? null), medianMiB: mibOrNull(tree[Math.floor(tree.length / 2)] ?? null), maxMiB: mibOrNull(tree[tree.length - 1] ?? null), minPerPidMiB: perPid };
+    });
+    const lowWaterGrowth = thirds[0].minMiB != null && thirds[2].minMiB != null ? thirds[2].minMiB - thirds[0].minMiB : null;
+    const rss = {
+      intervalMs: SOAK_RSS_INTERVAL_MS,
+      rampS, // the first sixth of the load, left out of the thirds
+      thirds, // of the load after the ramp: min, median, max of the sum; min per process
+      lowWaterGrowthMiB: lowWaterGrowth, // min of the last third − min of the first third (the aim)
+      atReadyMiB: mibOrNull(rssReady.tree),
+      startMiB: mibOrNull(first.treeBytes),
+      endMiB: mibOrNull(last.treeBytes),
+      peakMiB: mibOrNull(Math.max(...samples.map((s) => s.treeBytes ?? 0))),
+      growthMiB: first.treeBytes != null && last.treeBytes != null ? (last.treeBytes - first.treeBytes) / 1048576 : null,
+      slopeMiBPerMin: treeSlope, // least squares over the samples during the load
+      slopeSecondHalfMiBPerMin: secondHalfSlope,
+      maxProcessGrowthMiB: Math.max(...perProcess.map((p) => p.growthMiB ?? -Infinity)),
+      perProcess,
+      samples: samples.map((s) => ({ s: Number(s.s.toFixed(1)), treeMiB: s.treeBytes == null ? null : Number((s.treeBytes / 1048576).toFixed(1)) })),
+    };
+    Object.assign(report, {
+      wallSeconds: wall,
+      builds: { done: ok.length, failed: failed.length, total: builds.length, perClient: Array.from({ length: SOAK_CLIENTS }, (_, i) => builds.filter((b) => b.client === i).length), perMinute: (ok.length / wall) * 60, medianMs: q(0.5), p95Ms: q(0.95), maxMs: times.length ? times[times.length - 1] : null, stepMedianMs: { download: stepMedian('go mod download'), build: stepMedian('go build'), run: stepMedian('app') }, failures: failed.slice(0, 5).map((b) => ({ client: b.client, atS: b.atS, error: b.error })) },
+      upstreamRequestsDuringLoad: state.upstream.requests() - upStart,
+      upstreamPathsDuringLoad: state.upstream.since(upSnap).slice(0, 10).map(([p, n]) => ({ path: p, requests: n })),
+      wrk: { url: URL_PATHS.info, threads: SOAK_WRK_THREADS, connections: SOAK_WRK_CONNS, requestsPerSec: w.requestsPerSec, requests: w.requests, latencyP50Ms: w.p50Ms, latencyP99Ms: w.p99Ms, non2xx: w.non2xx, socketErrors: w.socketErrors },
+      serverCpuCores: cpu0 && cpu1 ? (cpu1.seconds - cpu0.seconds) / wall : null,
+      rss,
+    });
+    log(`soak: ${ok.length} builds done, ${failed.length} failed in ${fmt(wall, 0)} s; wrk ${fmt(w.requestsPerSec, 0)} req/s; VmRSS ${fmt(rss.startMiB, 1)} → ${fmt(rss.endMiB, 1)} MiB (peak ${fmt(rss.peakMiB, 1)})`);
+    if (report.upstreamRequestsDuringLoad > 0) log(`soak: note: the upstream got ${report.upstreamRequestsDuringLoad} request(s) after the first build: ${report.upstreamPathsDuringLoad.map((x) => `${x.path} ×${x.requests}`).join(', ')}`);
+  } finally {
+    await stopChild(m.child, 'SIGTERM', 20_000);
+  }
+  return report;
+}
+
+/** VmRSS of every process of a ModGate (bytes): { tree, perPid }. */
+function rssOf(m) {
+  const perPid = {};
+  let tree = 0;
+  for (const pid of treePids(m.pid)) {
+    const b = rssBytes(pid);
+    perPid[pid] = b;
+    tree += b ?? 0;
+  }
+  return { tree, perPid };
+}
+
+// ---------------------------------------------------------------------------
 // wrk
 
-async function measure(target, kind, server, connections, headers = {}, urlPath = URL_PATHS[kind]) {
+/**
+ * A warm-up (WARMUP s, not recorded) and a measured wrk run (DURATION s) of
+ * `urlPath`. Options: `script`, a wrk Lua script (e.g. cycling through many
+ * paths; wrk still connects to urlPath's server), `warmupScript` for the
+ * warm-up instead (one that counts answers by status), and `expectStatus`:
+ * every answer must have that (non-2xx) status instead of a 2xx one (checked
+ * by the warm-up's counts, and by wrk's non-2xx count equalling its requests).
+ */
+async function measure(target, kind, server, connections, headers = {}, urlPath = URL_PATHS[kind], opts = {}) {
   const url = `${server.url}${urlPath}`;
   const timeout = kind === 'zip' ? '30s' : '5s';
-  const wrk = (seconds) => runWrk({ url, threads: THREADS, connections, seconds, timeout, headers }, (child) => track('wrk', child, false));
+  const wrk = (seconds, script = opts.script) => runWrk({ url, threads: THREADS, connections, seconds, timeout, headers, script }, (child) => track('wrk', child, false));
+  const expect = opts.expectStatus ?? null;
+  // Answers that are not what the run expects: non-2xx normally; with expectStatus, anything else.
+  const wrongAnswers = (w) => (expect == null ? w.non2xx : (w.requests || 0) - w.non2xx);
   let warmupRequests = 0;
-  if (WARMUP > 0) {
-    const w = parseWrk(await wrk(WARMUP));
-    warmupRequests = w.requests || 0;
-    if (w.non2xx > 0) fail(`${target} .${kind}: ${w.non2xx} non-2xx/3xx responses during the warm-up`);
+  let warmupStatuses = null;
+  // With a status-counting warm-up script, a 1 s warm-up even when WARMUP=0: the statuses are checked there.
+  const warmS = WARMUP > 0 ? WARMUP : opts.warmupScript ? 1 : 0;
+  if (warmS > 0) {
+    const out = await wrk(warmS, opts.warmupScript ?? opts.script);
+    const w = parseWrk(out);
+    warmupRequests = WARMUP > 0 ? w.requests || 0 : 0;
+    if (wrongAnswers(w) > 0) fail(`${target} .${kind}: ${wrongAnswers(w)} ${expect == null ? 'non-2xx/3xx' : `non-${expect} (2xx/3xx)`} responses during the warm-up`);
+    if (opts.warmupScript) {
+      warmupStatuses = parseStatuses(out);
+      const others = warmupStatuses ? Object.entries(warmupStatuses).filter(([st]) => Number(st) !== (expect ?? 200)) : null;
+      if (!warmupStatuses) fail(`${target} .${kind}: the warm-up script printed no status counts:\n${out}`);
+      else if (others.length) fail(`${target} .${kind}: answers other than ${expect ?? 200} during the warm-up: ${others.map(([st, n]) => `${n} × ${st}`).join(', ')}`);
+    }
   }
-  log(`wrk ${target} .${kind}: -t${THREADS} -c${connections} -d${DURATION}s${Object.keys(headers).length ? ` -H ${Object.keys(headers).join(', ')}` : ''}`);
+  log(`wrk ${target} .${kind}: -t${THREADS} -c${connections} -d${DURATION}s${Object.keys(headers).length ? ` -H ${Object.keys(headers).join(', ')}` : ''}${opts.script ? ` -s ${path.basename(opts.script)}` : ''}`);
   // Server CPU over the run: user+sys of the whole process tree (ModGate primary
   // and workers, nginx master and workers). The cores are shared with wrk, so
   // CPU per request compares contenders more fairly than req/s.
@@ -1064,7 +1457,7 @@ async function measure(target, kind, server, connections, headers = {}, urlPath 
   const otherCpuCores = md && cpuSeconds != null ? Math.max(0, md.busy - cpuSeconds - (dbCpuSeconds ?? 0) - md.bench - md.wrk) / wallS : null;
   if (server.child && server.child.exitCode !== null) fail(`${server.name} exited during the .${kind} run`);
   if (!r.requestsPerSec) fail(`${target} .${kind}: wrk reported no requests/s:\n${out}`);
-  if (r.non2xx > 0) fail(`${target} .${kind}: ${r.non2xx} non-2xx/3xx responses under load`);
+  if (wrongAnswers(r) > 0) fail(`${target} .${kind}: ${wrongAnswers(r)} ${expect == null ? 'non-2xx/3xx' : `non-${expect} (2xx/3xx)`} responses under load`);
   const bytesPerSec = r.transferPerSec;
   return {
     target,
@@ -1085,6 +1478,9 @@ async function measure(target, kind, server, connections, headers = {}, urlPath 
     requests: r.requests,
     warmupRequests,
     non2xx: r.non2xx,
+    expectStatus: expect,
+    warmupStatuses,
+    script: opts.script ? path.basename(opts.script) : null,
     socketErrors: r.socketErrors,
     serverCpuCores: cpuSeconds != null ? cpuSeconds / wallS : null,
     serverCpuUsPerRequest: cpuSeconds != null && r.requests ? (cpuSeconds * 1e6) / r.requests : null,
@@ -1127,6 +1523,10 @@ function computeRatios(runs) {
     publishedInfoVsCachedAnonymous: ratio(get(T.PUBLISHED, 'info'), mgInfo, 'requestsPerSec'),
     // The audit log on (default) against MODGATE_AUDIT=false: neighbouring runs, same settings, own database.
     auditOnVsOff: ratio(get(T.AUDIT_ON, 'info'), get(T.AUDIT_OFF, 'info'), 'requestsPerSec'),
+    // Unknown versions answered from the negative cache against the cached public .info: the run
+    // right after it (same wrk Lua script style), and the plain anonymous .info run of the start.
+    negativeVsCachedInfo: ratio(get(T.NEGATIVE, 'info'), get(T.NEG_PAIRED, 'info'), 'requestsPerSec'),
+    negativeVsCachedInfoEarlier: ratio(get(T.NEGATIVE, 'info'), mgInfo, 'requestsPerSec'),
     // Server CPU per .info request (µs), the same work measured as cost rather than rate.
     infoCpuUsPerRequest: {
       modgate: cpu(T.MG),
@@ -1137,6 +1537,8 @@ function computeRatios(runs) {
       modgateSingle: cpu(T.SINGLE),
       modgateAuditOff: cpu(T.AUDIT_OFF),
       modgateAuditOn: cpu(T.AUDIT_ON),
+      modgateNegative: cpu(T.NEGATIVE),
+      modgateCachedAfterNegative: cpu(T.NEG_PAIRED),
       nginx: cpu(T.NGINX),
       fastify: cpu(T.FASTIFY),
     },
@@ -1197,7 +1599,9 @@ function printReport(runs, ratios, extra) {
     ['ModGate .info published / cached public', '(Basic, 1st run)', ratios.publishedInfoVsCachedAuthEarlier],
     ['ModGate .info published (Basic) / cached anonymous', w, ratios.publishedInfoVsCachedAnonymous],
     ['ModGate .info audit on / MODGATE_AUDIT=false', w, ratios.auditOnVsOff, AIMS.auditOnVsOff],
-  ].filter(([, , x]) => x != null || ONLY.size === SECTIONS.length);
+    ['ModGate unknown version (negative) / cached .info', '(next run)', ratios.negativeVsCachedInfo],
+    ['ModGate unknown version (negative) / cached .info', '(1st run)', ratios.negativeVsCachedInfoEarlier],
+  ].filter(([, , x]) => x != null || !ONLY_GIVEN);
   const lw = Math.max(...ratioLines.map(([l]) => l.length));
   const qw = Math.max(...ratioLines.map(([, q]) => q.length));
   for (const [label, qual, x, a, note = ''] of ratioLines) {
@@ -1207,11 +1611,13 @@ function printReport(runs, ratios, extra) {
   if (c && c.modgate != null) {
     const us = (x) => (x == null ? 'n/a' : `${fmt(x, 1)} µs`);
     out.push(
-      `server CPU per .info request: ModGate ${us(c.modgate)}, Basic auth ${us(c.modgateAuth)}, published ${us(c.modgatePublished)} (cached next to it ${us(c.modgateAuthAfterPublish)}), log=info ${us(c.modgateLogInfo)}, 1 process ${us(c.modgateSingle)}, audit off ${us(c.modgateAuditOff)} / on ${us(c.modgateAuditOn)}; nginx ${us(c.nginx)}, bare Fastify ${us(c.fastify)}`,
+      `server CPU per .info request: ModGate ${us(c.modgate)}, Basic auth ${us(c.modgateAuth)}, published ${us(c.modgatePublished)} (cached next to it ${us(c.modgateAuthAfterPublish)}), log=info ${us(c.modgateLogInfo)}, 1 process ${us(c.modgateSingle)}, audit off ${us(c.modgateAuditOff)} / on ${us(c.modgateAuditOn)}, unknown version ${us(c.modgateNegative)} (cached next to it ${us(c.modgateCachedAfterNegative)}); nginx ${us(c.nginx)}, bare Fastify ${us(c.fastify)}`,
     );
   }
+  if (extra.negative) out.push('', ...negativeReport(extra.negative, runs, ratios));
   if (extra.publish) out.push('', ...publishReport(extra.publish, runs, ratios));
   if (extra.audit) out.push('', ...auditReport(extra.audit, runs, ratios));
+  if (extra.soak) out.push('', ...soakReport(extra.soak));
   out.push('');
   process.stdout.write(`${out.join('\n')}\n`);
 }
@@ -1303,6 +1709,53 @@ function auditReport(a, runs, ratios) {
   return out;
 }
 
+function negativeReport(n, runs, ratios) {
+  const out = [];
+  const get = (target) => runs.find((r) => r.target === target && r.kind === 'info');
+  const rps = (r) => (r ? `${fmt(r.requestsPerSec, 0)} req/s` : 'n/a');
+  const neg = get(T.NEGATIVE);
+  out.push(`Negative cache — ${fmt(n.versions, 0)} unknown versions ${n.paths} (upstream: 404), MODGATE_WORKERS=${WORKERS}, MODGATE_NEGATIVE_CACHE_SECONDS=${n.negativeCacheSeconds}; wrk -c${CONNS_SMALL} with a Lua script cycling through the paths`);
+  if (n.fill) {
+    const f = n.fill;
+    const per = f.upstreamPerVersion.min === f.upstreamPerVersion.max ? `${f.upstreamPerVersion.max}` : `${f.upstreamPerVersion.min}-${f.upstreamPerVersion.max}`;
+    out.push(`fill: each version once through a connection pinned to each of the ${n.processes.length} process(es) (the cache is per process): ${fmt(f.requests, 0)} × 404 in ${fmt(f.ms, 0)} ms; upstream ${per} request(s) per version (at most 1 per process), ${fmt(f.upstreamRequests, 0)} in all (ModGate's modgate_upstream_requests_total ${fmt(f.modgateUpstreamRequests, 0)} ${JSON.stringify(f.modgateUpstreamByOutcome)})`);
+  }
+  if (n.again) out.push(`again, same connections: ${fmt(n.again.requests, 0)} × 404 in ${fmt(n.again.ms, 0)} ms, upstream ${n.again.upstreamRequests} requests, negative lookups per process ${n.again.negativeLookupsPerProcess.join(' / ')}`);
+  if (n.load) {
+    const l = n.load;
+    out.push(`under load: ${fmt(l.requestsServed, 0)} requests (warm-up + run), warm-up statuses ${JSON.stringify(l.warmupStatuses)}, wrk non-2xx ${fmt(l.non2xx, 0)} (the run's ${fmt(neg?.requests, 0)}); negative lookups ${fmt(l.negativeLookups, 0)} (${l.negativeLookupsPerProcess.join(' / ')}); upstream requests ${l.upstreamRequests} (modgate_upstream_requests_total +${l.modgateUpstreamRequests}); entries ${fmt(l.secondsSinceFill, 0)} s old at the end`);
+  }
+  if (neg) {
+    const us = (r) => (r?.serverCpuUsPerRequest == null ? 'n/a' : `${fmt(r.serverCpuUsPerRequest, 1)} µs`);
+    out.push(`.info: unknown version (404, negative cache) ${rps(neg)} vs cached public ${MODULE}@${VERSION} ${rps(get(T.NEG_PAIRED))} (the next run, same script style${get(T.MG) ? `; ${rps(get(T.MG))} in the 1st, plain wrk` : ''}): ratio ${ratioText(ratios.negativeVsCachedInfo).trim()}${get(T.MG) ? ` (${ratioText(ratios.negativeVsCachedInfoEarlier).trim()})` : ''}; server CPU ${us(neg)} vs ${us(get(T.NEG_PAIRED))} per request`);
+  }
+  return out;
+}
+
+function soakReport(s) {
+  const out = [];
+  out.push(`Soak — ${s.seconds} s, ${s.clients} loops of fresh go clients (${s.graph.modules.length} modules, ${s.graph.versions.length} versions upstream) through ModGate (MODGATE_WORKERS=${s.workers}, audit on), wrk -t${SOAK_WRK_THREADS} -c${SOAK_WRK_CONNS} on the cached .info beside them`);
+  out.push(`client: ${s.client}`);
+  if (s.firstBuild) out.push(`first build (fills the graph; not counted): ${fmt(s.firstBuild.ms, 0)} ms, ${s.firstBuild.upstreamRequests} upstream requests`);
+  if (s.builds) {
+    const b = s.builds;
+    const aim = b.failed === AIMS.soakFailedBuilds ? '(aim 0: met)' : '(aim 0: MISSED)';
+    out.push(`builds: ${fmt(b.done, 0)} done, ${fmt(b.failed, 0)} failed ${aim} in ${fmt(s.wallSeconds, 0)} s (${fmt(b.perMinute, 1)}/min; per client ${b.perClient.join(' / ')}); time median ${fmt(b.medianMs, 0)} ms, p95 ${fmt(b.p95Ms, 0)} ms, max ${fmt(b.maxMs, 0)} ms (median steps: download ${fmt(b.stepMedianMs.download, 0)} ms, build ${fmt(b.stepMedianMs.build, 0)} ms, run ${fmt(b.stepMedianMs.run, 0)} ms)`);
+    for (const f of b.failures) out.push(`  failed: client ${f.client} at ${fmt(f.atS, 0)} s: ${f.error}`);
+    out.push(`upstream requests after the first build: ${s.upstreamRequestsDuringLoad}${s.upstreamPathsDuringLoad.length ? ` (${s.upstreamPathsDuringLoad.map((x) => `${x.path} ×${x.requests}`).join(', ')})` : ''}`);
+  }
+  if (s.wrk) out.push(`wrk .info: ${fmt(s.wrk.requestsPerSec, 0)} req/s, p50 ${fmt(s.wrk.latencyP50Ms, 2)} ms, p99 ${fmt(s.wrk.latencyP99Ms, 2)} ms, ${fmt(s.wrk.requests, 0)} requests, ${socketErrorText(s.wrk)}; ModGate ${fmt(s.serverCpuCores, 2)} cores`);
+  if (s.rss) {
+    const r = s.rss;
+    const g = r.lowWaterGrowthMiB;
+    const aim = g == null ? '' : g < AIMS.soakRssGrowthMaxMiB ? `(aim < ${AIMS.soakRssGrowthMaxMiB} MiB: met)` : `(aim < ${AIMS.soakRssGrowthMaxMiB} MiB: MISSED)`;
+    out.push(`VmRSS of the ModGate processes, summed (every ${r.intervalMs / 1000} s): ${fmt(r.startMiB, 1)} MiB at the start of the load (idle, after the first build) → ${fmt(r.endMiB, 1)} MiB at the end (${SOAK_SETTLE_MS / 1000} s after it; ${signed(r.growthMiB, 1)} MiB), peak ${fmt(r.peakMiB, 1)} MiB; ${fmt(r.atReadyMiB, 1)} MiB before the first build`);
+    out.push(`  under load after the first ${fmt(r.rampS, 0)} s, per third (min / median / max): ${r.thirds.map((t) => `${fmt(t.minMiB, 0)} / ${fmt(t.medianMiB, 0)} / ${fmt(t.maxMiB, 0)}`).join(', ')} MiB; low-water mark last − first third ${signed(g, 1)} MiB ${aim}; trend ${signed(r.slopeMiBPerMin, 1)} MiB/min (2nd half ${signed(r.slopeSecondHalfMiBPerMin, 1)})`);
+    out.push(`  per process, start → end (peak; low-water first → last third): ${r.perProcess.map((p) => `${p.role} ${p.pid} ${fmt(p.startMiB, 1)} → ${fmt(p.endMiB, 1)} MiB (${fmt(p.peakMiB, 1)}; ${fmt(r.thirds[0].minPerPidMiB[p.pid], 0)} → ${fmt(r.thirds[2].minPerPidMiB[p.pid], 0)})`).join('; ')}`);
+  }
+  return out;
+}
+
 function socketErrorText(r) {
   const s = r.socketErrors;
   const parts = [];
@@ -1335,6 +1788,8 @@ function writeResults({ startedAt, finishedAt, runs, ratios, profile, extra }) {
         modgatePrivate: PRIVATE_PREFIX,
         publish: { module: PUB_MODULE, versions: PUB_VERSIONS, zipBlobs: PUB_BLOBS, blobBytes: PUB_BLOB_BYTES },
         audit: { database: 'own', exportFormats: EXPORT_FORMATS },
+        negative: { module: MODULE, versions: NEG_VERSIONS, negativeCacheSeconds: NEG_TTL_S ?? NEGATIVE_CACHE_DEFAULT_S },
+        soak: want('soak') ? { seconds: SOAK_SECONDS, clients: SOAK_CLIENTS, wrkThreads: SOAK_WRK_THREADS, wrkConnections: SOAK_WRK_CONNS, rssIntervalMs: SOAK_RSS_INTERVAL_MS } : null,
       },
       units: { transferBytesPerSec: 'bytes/s', mibPerSec: 'MiB/s (wrk "MB" is 1024²)', mbPerSec: 'MB/s (10⁶ bytes, publish and export)', rssGrowthMiB: 'MiB (VmRSS)', latency: 'ms', rowsPerSec: 'audit rows/s (export)', dbCpuCores: 'cores of the PostgreSQL backends of the bench database' },
       aims: AIMS,
@@ -1537,8 +1992,17 @@ function parseSeconds(v, dflt, name) {
   return Number(m[1]) * (m[2] === 'm' ? 60 : 1);
 }
 
+function parseCount(v, dflt, name) {
+  if (v === undefined || v === '') return dflt;
+  if (!/^[1-9]\d{0,5}$/.test(v.trim())) {
+    process.stderr.write(`bench: ${name}: expected a positive whole number\n`);
+    process.exit(2);
+  }
+  return Number(v.trim());
+}
+
 function parseSections(v) {
-  if (v === undefined || v.trim() === '') return new Set(SECTIONS);
+  if (v === undefined || v.trim() === '') return new Set(DEFAULT_SECTIONS);
   const picked = v.split(',').map((x) => x.trim()).filter(Boolean);
   const bad = picked.filter((x) => !SECTIONS.includes(x));
   if (bad.length > 0 || picked.length === 0) {
@@ -1575,6 +2039,7 @@ const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex').slice(
 const mib = (n) => (n / 1048576).toFixed(1);
 const mibOrNull = (n) => (n == null ? null : n / 1048576);
 const fmt = (x, d) => (x == null ? 'n/a' : x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }));
+const signed = (x, d) => (x == null ? 'n/a' : `${x >= 0 ? '+' : ''}${fmt(x, d)}`);
 const ratioText = (x) => (x == null ? ' n/a' : x.toFixed(2));
 const stamp = () => new Date().toISOString().replace(/[:.]/g, '-');
 const redactUrl = (u) => u.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:***@');

@@ -5,12 +5,14 @@ const { spawn } = require('node:child_process');
 
 /**
  * One wrk run; resolves with its stdout. `headers` are extra request
- * headers ({ name: value }); `track(name, child)` registers the child for
- * cleanup. Killed and rejected if it overruns by 30 s.
+ * headers ({ name: value }); `script` a Lua script (-s: e.g. one that cycles
+ * through many paths, see negative.js); `track(name, child)` registers the
+ * child for cleanup. Killed and rejected if it overruns by 30 s.
  */
-function runWrk({ url, threads, connections, seconds, timeout, headers = {} }, track) {
+function runWrk({ url, threads, connections, seconds, timeout, headers = {}, script = null }, track) {
   const args = ['-t', String(threads), '-c', String(connections), '-d', `${seconds}s`, '--latency', '--timeout', timeout];
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`);
+  if (script) args.push('-s', script);
   args.push(url);
   return new Promise((resolve, reject) => {
     const child = track(spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] }));
