@@ -169,7 +169,7 @@ export class ProxyService {
     try {
       return await lookup();
     } catch (err) {
-      if (err instanceof GoproxyError && err.kind === 'not-found' && !/unavailable/.test(err.message)) this.negative.remember(key, err.message);
+      if (err instanceof GoproxyError && err.kind === 'not-found' && !/unavailable/.test(err.message)) this.negative.remember(key, err);
       throw err;
     }
   }
@@ -183,7 +183,9 @@ export class ProxyService {
     const known = this.negative.get(key);
     if (known === undefined) return;
     this.metrics.negativeHit();
-    throw new GoproxyError('not-found', known);
+    // The error made when the answer was first given: building a new one
+    // (a stack trace) would cost more than the rest of this answer.
+    throw known;
   }
 
   /** In fallback mode an unreachable upstream means "not here" (404), not a failure. */

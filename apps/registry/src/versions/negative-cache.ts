@@ -5,8 +5,8 @@
  * entries go first). A version that gets stored (publish or cache fill) is
  * cleared at once, here and, through the version change feed, everywhere.
  */
-export class NegativeCache {
-  private readonly entries = new Map<string, { message: string; expires: number }>();
+export class NegativeCache<E = Error> {
+  private readonly entries = new Map<string, { answer: E; expires: number }>();
 
   constructor(
     private readonly ttlMs: number,
@@ -17,8 +17,8 @@ export class NegativeCache {
     return this.ttlMs > 0;
   }
 
-  /** The cached "not found" message for a key, if still fresh. */
-  get(key: string): string | undefined {
+  /** The cached "not found" answer for a key, if still fresh. */
+  get(key: string): E | undefined {
     const e = this.entries.get(key);
     if (!e) return undefined;
     if (e.expires <= Date.now()) {
@@ -28,13 +28,13 @@ export class NegativeCache {
     // Most recently used last: the oldest entry is the first to go.
     this.entries.delete(key);
     this.entries.set(key, e);
-    return e.message;
+    return e.answer;
   }
 
-  remember(key: string, message: string): void {
+  remember(key: string, answer: E): void {
     if (!this.enabled) return;
     this.entries.delete(key);
-    this.entries.set(key, { message, expires: Date.now() + this.ttlMs });
+    this.entries.set(key, { answer, expires: Date.now() + this.ttlMs });
     if (this.entries.size > this.capacity) {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
