@@ -175,7 +175,9 @@ export class AuditRepository {
            'action', action, 'module', module, 'version', version, 'outcome', outcome, 'status', status,
            'reason', reason, 'bytes', bytes, 'details', details,
            'prevHash', encode(prev_hash, 'hex'), 'hash', encode(hash, 'hex'))::text AS line
-         FROM audit_events ${where} ORDER BY seq LIMIT $${args.length}`,
+         -- The page first, then the JSON: never rendered for rows outside it,
+         -- whatever plan the planner picks for the page.
+         FROM (SELECT * FROM audit_events ${where} ORDER BY seq LIMIT $${args.length}) AS page ORDER BY seq`,
         args,
       ) as Promise<Array<{ n: string; hash: string; line: string }>>;
     };

@@ -50,7 +50,9 @@ export class ProxyService {
 
   async mod(path: string, version: string, client?: string): Promise<ProxyReply> {
     const v = await this.meta(path, version, client);
-    const data = 'mod' in v ? v.mod : await this.mods.get(v, () => this.blobs.read(v.modKey));
+    // A public version's go.mod may be held from before its zip was (the same
+    // bytes, checked at ingest): no blob read, so it is served while the blob store is away.
+    const data = 'mod' in v ? v.mod : (this.modStore.peek(path, version)?.mod ?? (await this.mods.get(v, () => this.blobs.read(v.modKey))));
     return { kind: 'mod', contentType: TEXT, body: data, size: data.length, etag: `"${v.modHash}"`, immutable: true };
   }
 
