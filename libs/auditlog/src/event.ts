@@ -40,18 +40,3 @@ export interface AuditRow extends AuditEvent {
   readonly prevHash: Buffer;
   readonly hash: Buffer;
 }
-
-export const AUDIT_ACTIONS = [
-  'download.list',
-  'download.info',
-  'download.mod',
-  'download.zip',
-  'download.latest',
-  'publish',
-  'version.delete',
-  'login',
-  'auth.failure',
-  'token.create',
-  'token.refused',
-  'token.revoke',
-] as const;

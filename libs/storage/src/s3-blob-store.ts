@@ -138,6 +138,15 @@ export class S3BlobStore implements BlobStore {
   }
 
   async *list(prefix: string): AsyncIterable<string> {
+    for await (const o of this.objects(prefix)) yield o.key;
+  }
+
+  async *listOlderThan(prefix: string, before: Date): AsyncIterable<string> {
+    for await (const o of this.objects(prefix)) if (o.modified && o.modified < before) yield o.key;
+  }
+
+  /** Every object under a prefix (keys without the store's base), a page at a time. */
+  private async *objects(prefix: string): AsyncIterable<{ key: string; modified: Date | undefined }> {
     checkPrefix(prefix);
     let ContinuationToken: string | undefined;
     do {
@@ -148,24 +157,7 @@ export class S3BlobStore implements BlobStore {
         throw new BlobStoreError(`s3 store: list ${prefix}: ${describe(err)}`);
       }
       for (const object of page.Contents ?? []) {
-        if (object.Key?.startsWith(this.base)) yield object.Key.slice(this.base.length);
-      }
-      ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (ContinuationToken);
-  }
-
-  async *listOlderThan(prefix: string, before: Date): AsyncIterable<string> {
-    checkPrefix(prefix);
-    let ContinuationToken: string | undefined;
-    do {
-      let page;
-      try {
-        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.base + prefix, ContinuationToken }));
-      } catch (err) {
-        throw bucketFailure(this.bucket, err);
-      }
-      for (const o of page.Contents ?? []) {
-        if (o.Key?.startsWith(this.base) && o.LastModified && o.LastModified < before) yield o.Key.slice(this.base.length);
+        if (object.Key?.startsWith(this.base)) yield { key: object.Key.slice(this.base.length), modified: object.LastModified };
       }
       ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (ContinuationToken);

@@ -55,11 +55,6 @@ export class AuditService {
     await this.security(who, action, { outcome: 'allowed', status: 200, ...o.extra, details: { ...detailsOf(o.extra), before: redact(before), after: redact(after ?? null) } });
     return result;
   }
-
-  /** An admin change, with the object before and after (secrets redacted). */
-  adminChange(who: Principal, action: string, before: unknown, after: unknown, extra: Partial<AuditFields> = {}): Promise<void> {
-    return this.security(who, action, { outcome: 'allowed', status: 200, ...extra, details: { before: redact(before ?? null), after: redact(after ?? null) } });
-  }
 }
 
 function detailsOf(extra: Partial<AuditFields> | undefined): Record<string, unknown> {

@@ -1,7 +1,7 @@
 import { checkModuleVersion, GoModError, isPseudoVersion } from '@modgate/gomod';
 import type { BlobStore } from '@modgate/storage';
 import type { AccessService } from '../access/access.service';
-import { outcomeOf, type AuditService } from '../audit/audit.service';
+import { refusalOf, type AuditService } from '../audit/audit.service';
 import type { Principal } from '../auth/principal';
 import { GoproxyError } from '../common/goproxy-error';
 import { requireAdmin } from '../identity/actor';
@@ -58,7 +58,7 @@ export class PublishService {
     try {
       result = await this.store(who, req);
     } catch (err) {
-      await this.audit.security(who, 'publish', { ...at, ...refusal(err) });
+      await this.audit.security(who, 'publish', { ...at, ...refusalOf(err) });
       throw err;
     }
     const { record, created } = result;
@@ -80,7 +80,7 @@ export class PublishService {
       await this.audit.security(who, 'version.delete', { module: path, version, outcome: 'allowed', status: 200, reason, details: { zipHash: gone.zipHash, modHash: gone.modHash } });
       return gone;
     } catch (err) {
-      await this.audit.security(who, 'version.delete', { module: path, version, ...refusal(err) });
+      await this.audit.security(who, 'version.delete', { module: path, version, ...refusalOf(err) });
       throw err;
     }
   }
@@ -167,10 +167,4 @@ function publishError(err: unknown): unknown {
   if (err instanceof VersionConflict) return new GoproxyError('conflict', err.message);
   if (err instanceof VersionDeleted) return new GoproxyError('conflict', err.message);
   return err;
-}
-
-/** A refused or failed request as audit fields. */
-function refusal(err: unknown): { outcome: 'denied' | 'error'; status: number; reason: string } {
-  const status = err instanceof GoproxyError ? err.status : 500;
-  return { outcome: outcomeOf(status) === 'denied' ? 'denied' : 'error', status, reason: err instanceof Error ? err.message : String(err) };
 }
