@@ -138,8 +138,9 @@ export class AuditWriter {
       while (this.queue.length) {
         const batch = this.queue.slice(0, this.opts.batchSize);
         this.appendStartedAt = Date.now();
+        let added: number;
         try {
-          await this.appendIsolating(batch.map((p) => p.event));
+          added = await this.appendIsolating(batch.map((p) => p.event));
         } catch (err) {
           this.wentDown(err);
           return;
@@ -148,7 +149,7 @@ export class AuditWriter {
         }
         const written = new Set(batch);
         this.queue = this.queue.filter((p) => !written.has(p));
-        this.metrics.written(batch.length);
+        this.metrics.written(added);
         this.cameBack();
         for (const p of batch) p.done?.();
       }
@@ -163,15 +164,17 @@ export class AuditWriter {
    * set aside in a rejected-*.jsonl file with an error log line, so one
    * bad event cannot stop the log. Other errors mean the database is away.
    */
-  private async appendIsolating(events: AuditEvent[]): Promise<void> {
+  private async appendIsolating(events: AuditEvent[]): Promise<number> {
     try {
-      await this.repo.append(events);
+      return await this.repo.append(events);
     } catch (err) {
       if (!isDataError(err)) throw err;
-      if (events.length === 1) return this.reject(events[0], err);
+      if (events.length === 1) {
+        await this.reject(events[0], err);
+        return 0;
+      }
       const mid = Math.ceil(events.length / 2);
-      await this.appendIsolating(events.slice(0, mid));
-      await this.appendIsolating(events.slice(mid));
+      return (await this.appendIsolating(events.slice(0, mid))) + (await this.appendIsolating(events.slice(mid)));
     }
   }
 
@@ -261,15 +264,17 @@ export class AuditWriter {
       }
       const { events, torn } = parseSpill(await readFile(claimed, 'utf8').catch(() => ''));
       if (torn) this.log.warn({ file: name, dropped: torn }, 'audit: spill file ends in a torn line (a crash while writing it); that line is dropped');
+      let added = 0;
       try {
-        if (events.length) await this.repo.append(events);
+        // One transaction per file where it can be; event ids make a retry of any part harmless.
+        if (events.length) added = await this.appendIsolating(events);
       } catch (err) {
         await rename(claimed, join(this.spillDir, name)).catch(() => undefined);
         this.wentDown(err);
         return false;
       }
       await unlink(claimed);
-      this.metrics.written(events.length);
+      this.metrics.written(added);
       this.cameBack();
       this.log.info({ events: events.length, file: name }, 'audit: spilled events written');
     }
