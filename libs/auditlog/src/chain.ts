@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { AuditEvent, AuditRow } from './event';
 
 /** The prev_hash of the first row ever written. */
@@ -33,22 +33,42 @@ export function canonicalRow(seq: number, e: AuditEvent): string {
   ]);
 }
 
+// The writer hashes every download row: one reused buffer and the one-shot
+// crypto.hash (Node ≥ 20.12) instead of a Hash object per row.
+const oneShot = (crypto as { hash?: (alg: string, data: Buffer, enc: 'buffer') => Buffer }).hash;
+let scratch = Buffer.allocUnsafe(16 * 1024);
+
 /** hash = SHA-256(prev_hash || canonical row). */
 export function chainHash(prev: Buffer, seq: number, e: AuditEvent): Buffer {
-  return createHash('sha256').update(prev).update(canonicalRow(seq, e), 'utf8').digest();
+  const row = canonicalRow(seq, e);
+  if (!oneShot) return crypto.createHash('sha256').update(prev).update(row, 'utf8').digest();
+  // At most 3 UTF-8 bytes per UTF-16 unit: room for any row, written in one pass.
+  const room = prev.length + row.length * 3;
+  if (room > scratch.length) scratch = Buffer.allocUnsafe(room * 2);
+  prev.copy(scratch, 0);
+  const n = scratch.write(row, prev.length, 'utf8');
+  return oneShot('sha256', scratch.subarray(0, prev.length + n), 'buffer');
+}
+
+/**
+ * Places events after (lastSeq, lastHash), handing each row's seq and
+ * hashes to `row` (no row objects: the writer's loop); returns the new head hash.
+ */
+export function chainEach(lastSeq: number, lastHash: Buffer, events: readonly AuditEvent[], row: (seq: number, e: AuditEvent, prevHash: Buffer, hash: Buffer) => void): Buffer {
+  let prev = lastHash;
+  let seq = lastSeq;
+  for (const e of events) {
+    const hash = chainHash(prev, ++seq, e);
+    row(seq, e, prev, hash);
+    prev = hash;
+  }
+  return prev;
 }
 
 /** Places events after (lastSeq, lastHash): their rows, in order. */
 export function chainRows(lastSeq: number, lastHash: Buffer, events: readonly AuditEvent[]): AuditRow[] {
   const rows: AuditRow[] = [];
-  let prev = lastHash;
-  let seq = lastSeq;
-  for (const e of events) {
-    seq++;
-    const hash = chainHash(prev, seq, e);
-    rows.push({ ...e, seq, prevHash: prev, hash });
-    prev = hash;
-  }
+  chainEach(lastSeq, lastHash, events, (seq, e, prevHash, hash) => rows.push({ ...e, seq, prevHash, hash }));
   return rows;
 }
 

@@ -120,12 +120,12 @@ describe.each<ExportFormat>(['csv', 'jsonl'])('%s export', (format) => {
   it('keeps every line break inside a field (a row per line only for JSON Lines)', () => {
     const text = fileOf(format);
     if (format === 'jsonl') expect(text.split('\n').length - 1).toBe(rows.length);
-    else expect(text.startsWith(`${COLUMNS.join(',')}\r\n`)).toBe(true);
+    else expect(text.startsWith(`${COLUMNS.join(',')}\n`)).toBe(true);
   });
 });
 
 describe('CSV encoding', () => {
-  const fieldsOf = (r: AuditRow) => csvLine(r).slice(0, -2);
+  const fieldsOf = (r: AuditRow) => csvLine(r).slice(0, -1);
 
   it('writes null as an empty field and "" as ""', () => {
     const r = chainRows(0, GENESIS, [{ ...base, tokenId: null, reason: '' }])[0];
@@ -155,8 +155,15 @@ describe('CSV encoding', () => {
   });
 
   it('reads a last record without its line break', async () => {
-    const text = fileOf('csv', rows.slice(0, 2)).replace(/\r\n$/, '');
+    const text = fileOf('csv', rows.slice(0, 2)).replace(/\n$/, '');
     expect((await parse(text, 'csv')).map(plain)).toStrictEqual(rows.slice(0, 2).map(plain));
+  });
+
+  it('reads CRLF line ends as well (a file re-saved by a spreadsheet or an editor)', async () => {
+    const crlf = [{ ...base, reason: null }, { ...base, reason: 'plain' }];
+    const r = chainRows(0, GENESIS, crlf);
+    const text = `${csvHeader()}${r.map(csvLine).join('')}`.replace(/\n/g, '\r\n');
+    expect((await parse(text, 'csv')).map(plain)).toStrictEqual(r.map(plain));
   });
 });
 

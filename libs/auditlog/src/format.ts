@@ -41,13 +41,13 @@ export function jsonlLine(r: AuditRow): string {
 }
 
 export function csvHeader(): string {
-  return `${COLUMNS.join(',')}\r\n`;
+  return `${COLUMNS.join(',')}\n`;
 }
 
-/** RFC 4180; null is an empty field, '' is `""`, teams a JSON array. */
+/** RFC 4180 with LF line ends (as PostgreSQL writes CSV); null is an empty field, '' is `""`, teams a JSON array. */
 export function csvLine(r: AuditRow): string {
   const j = rowJson(r);
-  return `${COLUMNS.map((c) => csvField(c === 'teams' ? JSON.stringify(j[c]) : j[c])).join(',')}\r\n`;
+  return `${COLUMNS.map((c) => csvField(c === 'teams' ? JSON.stringify(j[c]) : j[c])).join(',')}\n`;
 }
 
 function csvField(v: unknown): string {

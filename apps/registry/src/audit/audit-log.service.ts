@@ -1,9 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { canonicalJson, ChainVerifier, csvHeader, csvLine, GENESIS, type AuditRow, type ExportFormat, type ExportManifest, type SignedManifest } from '@modgate/auditlog';
+import { canonicalJson, ChainVerifier, csvHeader, GENESIS, type AuditRow, type ExportFormat, type ExportManifest, type SignedManifest } from '@modgate/auditlog';
 import { GoproxyError } from '../common/goproxy-error';
 import type { AuditSigner } from './audit-signer';
-import type { AuditFilter, AuditRepository } from './audit.repository';
+import type { AuditFilter, AuditRepository, ExportedRange } from './audit.repository';
 
 export interface VerifyReport {
   readonly ok: boolean;
@@ -81,43 +81,17 @@ export class AuditLogService {
     async function* produce(): AsyncGenerator<Buffer> {
       const sha = createHash('sha256');
       let bytes = 0;
-      let rows = 0;
-      let first: number | null = null;
-      const out = (s: string): Buffer => {
-        const b = Buffer.from(s, 'utf8');
+      const out = (b: Buffer): Buffer => {
         sha.update(b);
         bytes += b.length;
         return b;
       };
-      let lastHash: string | null = null;
-      let lastSeq: number | null = null;
-      let batch: string[] = [];
-      const flush = (): Buffer => {
-        const b = out(batch.join(''));
-        batch = [];
-        return b;
-      };
-      if (format === 'jsonl') {
-        for await (const r of repo.jsonLines({ ...f, upToSeq: head.seq })) {
-          rows++;
-          first ??= r.seq;
-          lastSeq = r.seq;
-          lastHash = r.hash;
-          batch.push(r.line, '\n');
-          if (batch.length >= 2000) yield flush();
-        }
-      } else {
-        yield out(csvHeader());
-        for await (const r of repo.stream({ ...f, upToSeq: head.seq })) {
-          rows++;
-          first ??= r.seq;
-          lastSeq = r.seq;
-          lastHash = r.hash.toString('hex');
-          batch.push(csvLine(r));
-          if (batch.length >= 1000) yield flush();
-        }
-      }
-      if (batch.length) yield flush();
+      if (format === 'csv') yield out(Buffer.from(csvHeader()));
+      const range: ExportedRange = { rows: 0, first: null, last: null };
+      for await (const chunk of repo.exportBytes({ ...f, upToSeq: head.seq }, format, range)) yield out(chunk);
+      const { rows, first } = range;
+      const lastSeq = range.last?.seq ?? null;
+      const lastHash = range.last?.hash ?? null;
       const manifest: ExportManifest = {
         kind: 'modgate-audit-export',
         version: 1,

@@ -23,6 +23,8 @@ const MAX_BACKOFF_MS = 5000;
 interface Pending {
   readonly event: AuditEvent;
   done?: (err?: Error) => void;
+  /** In a write that failed: it may have been stored all the same (a timeout during COMMIT). */
+  tried?: boolean;
 }
 
 /**
@@ -140,8 +142,12 @@ export class AuditWriter {
         this.appendStartedAt = Date.now();
         let added: number;
         try {
-          added = await this.appendIsolating(batch.map((p) => p.event));
+          added = await this.appendIsolating(
+            batch.map((p) => p.event),
+            batch.some((p) => p.tried),
+          );
         } catch (err) {
+          for (const p of batch) p.tried = true;
           this.wentDown(err);
           return;
         } finally {
@@ -164,17 +170,18 @@ export class AuditWriter {
    * set aside in a rejected-*.jsonl file with an error log line, so one
    * bad event cannot stop the log. Other errors mean the database is away.
    */
-  private async appendIsolating(events: AuditEvent[]): Promise<number> {
+  private async appendIsolating(events: AuditEvent[], mayBeStored: boolean): Promise<number> {
     try {
-      return await this.repo.append(events);
+      return await this.repo.append(events, { mayBeStored });
     } catch (err) {
       if (!isDataError(err)) throw err;
       if (events.length === 1) {
         await this.reject(events[0], err);
         return 0;
       }
+      // The refused transaction stored nothing: the halves are as fresh as the whole.
       const mid = Math.ceil(events.length / 2);
-      return (await this.appendIsolating(events.slice(0, mid))) + (await this.appendIsolating(events.slice(mid)));
+      return (await this.appendIsolating(events.slice(0, mid), mayBeStored)) + (await this.appendIsolating(events.slice(mid), mayBeStored));
     }
   }
 
@@ -267,7 +274,7 @@ export class AuditWriter {
       let added = 0;
       try {
         // One transaction per file where it can be; event ids make a retry of any part harmless.
-        if (events.length) added = await this.appendIsolating(events);
+        if (events.length) added = await this.appendIsolating(events, true);
       } catch (err) {
         await rename(claimed, join(this.spillDir, name)).catch(() => undefined);
         this.wentDown(err);

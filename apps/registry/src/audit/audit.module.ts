@@ -30,7 +30,7 @@ const HOUR = 3_600_000;
 @Module({
   controllers: [AuditController],
   providers: [
-    { provide: AuditRepository, inject: [DataSource], useFactory: (ds: DataSource) => new AuditRepository(ds, (ds.options as { url?: string }).url ?? null) },
+    { provide: AuditRepository, inject: [DataSource], useFactory: (ds: DataSource) => new AuditRepository(ds) },
     {
       provide: AuditWriter,
       inject: [AuditRepository, ENV, Metrics, LOGGER],

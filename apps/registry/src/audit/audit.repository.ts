@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Pool } from 'pg';
+import { Client, Pool, type PoolClient } from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { DataSource } from 'typeorm';
-import { chainRows, type AuditEvent, type AuditOutcome, type AuditRow } from '@modgate/auditlog';
+import { COPY_AUDIT_EVENTS, copyLine } from './copy-rows';
+import { chainEach, type AuditEvent, type AuditOutcome, type AuditRow, type ExportFormat } from '@modgate/auditlog';
 
 export interface AuditFilter {
   readonly from?: Date;
@@ -25,103 +27,87 @@ export interface AuditFilter {
  * the hash of the row before it.
  */
 export class AuditRepository {
-  private readonly pool: Pool | null;
+  private readonly pool: Pool;
 
-  /** With databaseUrl, appends use a small pool of their own with timeouts (see transaction). */
+  /** Appends use a small pool of their own with timeouts (see transaction), exports a connection each; the rest goes through TypeORM's. */
   constructor(
     private readonly ds: DataSource,
-    databaseUrl: string | null = null,
+    private readonly databaseUrl: string = (ds.options as { url?: string }).url ?? '',
   ) {
-    this.pool = databaseUrl
-      ? new Pool({
-          connectionString: databaseUrl,
-          max: 2,
-          application_name: 'modgate-audit',
-          connectionTimeoutMillis: 3000,
-          query_timeout: 10_000,
-          statement_timeout: 8000,
-          idle_in_transaction_session_timeout: 15_000,
-        })
-      : null;
+    this.pool = new Pool({
+      connectionString: databaseUrl,
+      max: 2,
+      application_name: 'modgate-audit',
+      connectionTimeoutMillis: 3000,
+      query_timeout: 10_000,
+      statement_timeout: 8000,
+      idle_in_transaction_session_timeout: 15_000,
+    });
     // A connection that dies while idle is replaced; never crash on it.
-    this.pool?.on('error', () => undefined);
+    this.pool.on('error', () => undefined);
   }
 
   /**
-   * Appends events to the chain, in one transaction; events whose id is
-   * already stored (a retry after a timeout, a replayed spill file) are
-   * skipped. Returns how many rows were added.
+   * Appends events to the chain, in one transaction, and returns how many
+   * rows were added. Events that may have been stored already (`mayBeStored`:
+   * a retry after a write whose outcome is unknown, a replayed spill file)
+   * are looked up first and skipped if they are; a batch that was never
+   * tried before skips that lookup (the common case: the writer's queue).
    */
-  async append(events: readonly AuditEvent[]): Promise<number> {
-    return this.transaction(async (query) => {
-      const [head] = await query(`SELECT last_seq, last_hash FROM audit_head WHERE id = 1 FOR UPDATE`);
-      // Always: a write whose outcome was unknown (a timeout during COMMIT),
-      // an overflow spilled while its batch was being written, a replayed
-      // spill file. Cheap: the lookup covers only the batch's time window.
-      const fresh = await this.notStoredYet(query, events.map((e) => (e.eventId ? e : { ...e, eventId: randomUUID() })));
+  async append(events: readonly AuditEvent[], { mayBeStored = true }: { mayBeStored?: boolean } = {}): Promise<number> {
+    return this.transaction(async (client) => {
+      const [head] = (await client.query(`SELECT last_seq, last_hash FROM audit_head WHERE id = 1 FOR UPDATE`)).rows;
+      const withIds = events.map((e) => (e.eventId ? e : { ...e, eventId: randomUUID() }));
+      const fresh = mayBeStored ? await this.notStoredYet(client, withIds) : withIds;
       if (fresh.length === 0) return 0;
-      const rows = chainRows(Number(head.last_seq), head.last_hash, fresh);
-      // One JSON parameter for the whole batch: PostgreSQL parses it faster
-      // than twenty array parameters, and JSON.stringify is native.
-      const batch = JSON.stringify(
-        rows.map((r) => ({
-          s: r.seq, e: r.eventId, t: r.at.toISOString(), k: r.principalKind, pi: r.principalId, p: r.principal, ti: r.tokenId, tm: r.teams,
-          ip: r.sourceIp, ua: r.userAgent, ri: r.requestId, a: r.action, m: r.module, v: r.version, o: r.outcome, st: r.status, rs: r.reason,
-          b: r.bytes, d: r.details, ph: r.prevHash.toString('hex'), h: r.hash.toString('hex'),
-        })),
-      );
-      await query(
-        `INSERT INTO audit_events (seq, event_id, at, principal_kind, principal_id, principal, token_id, teams, source_ip, user_agent, request_id,
-                                   action, module, version, outcome, status, reason, bytes, details, prev_hash, hash)
-         SELECT s, e, t, k, pi, p, ti, tm, ip, ua, ri, a, m, v, o, st, rs, b, d, decode(ph, 'hex'), decode(h, 'hex')
-         FROM json_to_recordset($1::json) AS r(s bigint, e uuid, t timestamptz, k text, pi uuid, p text, ti text, tm text[], ip text, ua text, ri text,
-                                               a text, m text, v text, o text, st int, rs text, b bigint, d text, ph text, h text)`,
-        [batch],
-      );
-      const last = rows[rows.length - 1];
-      await query(`UPDATE audit_head SET last_seq = $1, last_hash = $2 WHERE id = 1`, [last.seq, last.hash]);
-      return rows.length;
+      const lines = new Array<string>(fresh.length);
+      let i = 0;
+      const lastHash = chainEach(Number(head.last_seq), head.last_hash, fresh, (seq, e, prev, hash) => (lines[i++] = copyLine(seq, e, prev, hash)));
+      await copyIn(client, COPY_AUDIT_EVENTS, lines.join(''));
+      await client.query(`UPDATE audit_head SET last_seq = $1, last_hash = $2 WHERE id = 1`, [Number(head.last_seq) + fresh.length, lastHash]);
+      return fresh.length;
     });
   }
 
   /**
-   * The events of a batch that may have been stored before (a retry after a
-   * write whose outcome is unknown, a replayed spill file) that are not
-   * stored yet, and each once. Looked up within the batch's time range.
+   * The events of a batch that may have been stored before that are not
+   * stored yet, and each once. Looked up within the batch's time range
+   * (the `at` index), so the lookup costs the batch, not the table.
    */
-  private async notStoredYet(query: (sql: string, params?: unknown[]) => Promise<Array<Record<string, unknown>>>, events: AuditEvent[]): Promise<AuditEvent[]> {
+  private async notStoredYet(client: PoolClient, events: AuditEvent[]): Promise<AuditEvent[]> {
     let from = Infinity;
     let to = -Infinity;
     for (const e of events) {
       from = Math.min(from, e.at.getTime());
       to = Math.max(to, e.at.getTime());
     }
-    const found = await query(`SELECT event_id FROM audit_events WHERE at >= $1 AND at <= $2 AND event_id = ANY($3::uuid[])`, [
+    const found = await client.query(`SELECT event_id FROM audit_events WHERE at >= $1 AND at <= $2 AND event_id = ANY($3::uuid[])`, [
       new Date(from),
       new Date(to),
       events.map((e) => e.eventId),
     ]);
-    const seen = new Set(found.map((r) => String(r.event_id)));
+    const seen = new Set(found.rows.map((r: { event_id: string }) => String(r.event_id)));
     return events.filter((e) => !seen.has(e.eventId!) && (seen.add(e.eventId!), true));
   }
 
   /**
    * The writer's transactions run on a pool of their own with short
    * timeouts, so a database that stops answering fails a write quickly
-   * (and the writer spills) instead of holding requests.
+   * (and the writer spills) instead of holding requests. A connection that
+   * saw an error is dropped, not reused: a COPY cut short by a timeout
+   * leaves it in a state no ROLLBACK is sure to clear.
    */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- rows of raw SQL, typed where they are read
-  private async transaction<T>(fn: (query: (sql: string, params?: unknown[]) => Promise<any[]>) => Promise<T>): Promise<T> {
-    if (!this.pool) return this.ds.transaction((em) => fn((sql, params) => em.query(sql, params)));
+  private async transaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken = false;
     try {
       await client.query('BEGIN');
-      const result = await fn(async (sql, params) => (await client.query(sql, params)).rows);
+      const result = await fn(client);
       await client.query('COMMIT');
       return result;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => (broken = true));
+      broken = true;
+      await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {
       client.release(broken);
@@ -129,7 +115,7 @@ export class AuditRepository {
   }
 
   close(): Promise<void> {
-    return this.pool?.end() ?? Promise.resolve();
+    return this.pool.end();
   }
 
   async head(): Promise<{ seq: number; hash: Buffer }> {
@@ -159,34 +145,40 @@ export class AuditRepository {
   }
 
   /**
-   * Export lines in JSON Lines, rendered by PostgreSQL (the same fields and
-   * values as format.ts's rowJson, in a JSON spelling of its own), a page at
-   * a time with the next page prefetched: the fast path of exports.
+   * An export's bytes as PostgreSQL renders them (COPY … TO STDOUT: no row
+   * passes through JavaScript), in seq order, inside one read-only snapshot
+   * on a connection of its own (an export may run for minutes). `into`
+   * receives the number of rows and the first and last matching rows of
+   * that snapshot once the last chunk is out. Stopping early (the client
+   * went away) closes the connection, which ends the COPY.
    */
-  async *jsonLines(f: AuditFilter, pageSize = 10_000): AsyncGenerator<{ seq: number; hash: string; line: string }> {
-    const fetch = (after: number) => {
-      const { where, args } = whereOf({ ...f, afterSeq: after });
-      args.push(pageSize);
-      return this.ds.query(
-        `SELECT seq AS n, encode(hash, 'hex') AS hash, json_build_object(
-           'seq', seq, 'at', to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-           'principalKind', principal_kind, 'principalId', principal_id, 'principal', principal, 'tokenId', token_id,
-           'teams', teams, 'sourceIp', source_ip, 'userAgent', user_agent, 'requestId', request_id,
-           'action', action, 'module', module, 'version', version, 'outcome', outcome, 'status', status,
-           'reason', reason, 'bytes', bytes, 'details', details,
-           'prevHash', encode(prev_hash, 'hex'), 'hash', encode(hash, 'hex'))::text AS line
-         -- The page first, then the JSON: never rendered for rows outside it,
-         -- whatever plan the planner picks for the page.
-         FROM (SELECT * FROM audit_events ${where} ORDER BY seq LIMIT $${args.length}) AS page ORDER BY seq`,
-        args,
-      ) as Promise<Array<{ n: string; hash: string; line: string }>>;
-    };
-    let next = fetch(f.afterSeq ?? 0);
-    for (;;) {
-      const rows = await next;
-      if (rows.length === pageSize) next = fetch(Number(rows[rows.length - 1].n));
-      for (const r of rows) yield { seq: Number(r.n), hash: r.hash, line: r.line };
-      if (rows.length < pageSize) return;
+  async *exportBytes(f: AuditFilter, format: ExportFormat, into: ExportedRange): AsyncGenerator<Buffer> {
+    const client = new Client({ connectionString: this.databaseUrl, application_name: 'modgate-audit-export', connectionTimeoutMillis: 5000 });
+    client.on('error', () => undefined);
+    await client.connect();
+    let done = false;
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const { where, args } = whereOf(f);
+      const ends = async (dir: 'ASC' | 'DESC') =>
+        (await client.query(`SELECT seq, encode(hash, 'hex') AS hash FROM audit_events ${where} ORDER BY seq ${dir} LIMIT 1`, args)).rows[0] as { seq: string; hash: string } | undefined;
+      const first = await ends('ASC');
+      const last = await ends('DESC');
+      // COPY takes no parameters: the filter's values go in as literals.
+      const select = `SELECT ${format === 'csv' ? CSV_COLUMNS : JSONL_LINE} FROM audit_events ${inline(where, args, client)} ORDER BY seq`;
+      // JSON Lines: one text column per line, written as CSV whose quote and
+      // delimiter never occur in JSON text (PostgreSQL escapes every control
+      // character), so each line comes out exactly as rendered.
+      const copy = client.query(copyTo(`COPY (${select}) TO STDOUT WITH (FORMAT csv${format === 'csv' ? '' : `, DELIMITER E'\x02', QUOTE E'\x01'`})`));
+      for await (const chunk of copy as AsyncIterable<Buffer>) yield chunk;
+      await client.query('COMMIT');
+      into.rows = (copy as unknown as { rowCount: number }).rowCount;
+      into.first = first ? Number(first.seq) : null;
+      into.last = last ? { seq: Number(last.seq), hash: last.hash } : null;
+      done = true;
+    } finally {
+      if (done) await client.end().catch(() => undefined);
+      else (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
     }
   }
 
@@ -293,6 +285,44 @@ export class AuditRepository {
   }
 }
 
+/** What an export covered, known once its last byte is out. */
+export interface ExportedRange {
+  rows: number;
+  first: number | null;
+  last: { seq: number; hash: string } | null;
+}
+
+const AT_UTC = `to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/** JSON text of a nullable column (strings escaped by PostgreSQL, as JSON.stringify does). */
+const j = (col: string) => `COALESCE(to_json(${col})::text, 'null')`;
+
+/**
+ * format.ts's jsonlLine, rendered by PostgreSQL: the same keys in the same
+ * order, compact, the same escapes; only strings go through to_json (hex,
+ * times, numbers and uuids need none), which makes it about twice as fast
+ * as json_build_object.
+ */
+const JSONL_LINE = `'{"seq":' || seq || ',"at":"' || ${AT_UTC} || '","principalKind":' || ${j('principal_kind')}
+  || ',"principalId":' || COALESCE('"' || principal_id || '"', 'null') || ',"principal":' || ${j('principal')}
+  || ',"tokenId":' || ${j('token_id')} || ',"teams":' || array_to_json(teams)::text || ',"sourceIp":' || ${j('source_ip')}
+  || ',"userAgent":' || ${j('user_agent')} || ',"requestId":' || ${j('request_id')} || ',"action":' || ${j('action')}
+  || ',"module":' || ${j('module')} || ',"version":' || ${j('version')} || ',"outcome":' || ${j('outcome')}
+  || ',"status":' || COALESCE(status::text, 'null') || ',"reason":' || ${j('reason')} || ',"bytes":' || COALESCE(bytes::text, 'null')
+  || ',"details":' || ${j('details')} || ',"prevHash":"' || encode(prev_hash, 'hex') || '","hash":"' || encode(hash, 'hex') || '"}'`;
+
+/** format.ts's COLUMNS, in order: COPY's CSV quotes what needs it, null is an empty field, '' is "". */
+const CSV_COLUMNS = `seq, ${AT_UTC}, principal_kind, principal_id, principal, token_id, array_to_json(teams)::text, source_ip, user_agent,
+  request_id, action, module, version, outcome, status, reason, bytes, details, encode(prev_hash, 'hex'), encode(hash, 'hex')`;
+
+/** A WHERE clause with its $n parameters replaced by quoted literals (for COPY, which takes none). */
+function inline(where: string, args: unknown[], client: Client): string {
+  return where.replace(/\$(\d+)/g, (_, n: string) => {
+    const v = args[Number(n) - 1];
+    return client.escapeLiteral(v instanceof Date ? v.toISOString() : String(v));
+  });
+}
+
 function whereOf(f: AuditFilter): { where: string; args: unknown[] } {
   const parts: string[] = [];
   const args: unknown[] = [];
@@ -364,4 +394,14 @@ function toRow(r: Row): AuditRow {
     prevHash: r.prev_hash,
     hash: r.hash,
   };
+}
+
+/** COPY … FROM STDIN of one text payload; resolves when PostgreSQL has taken it all. */
+function copyIn(client: PoolClient, sql: string, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const stream = client.query(copyFrom(sql));
+    stream.on('finish', resolve);
+    stream.on('error', reject);
+    stream.end(text);
+  });
 }
