@@ -157,3 +157,21 @@ describe('exports rendered by PostgreSQL', () => {
     expect(none).toEqual({ text: '', range: { rows: 0, first: null, last: null } });
   });
 });
+
+it('stops the COPY and closes its connection when the reader stops early (a client that went away)', async () => {
+  const many = Array.from({ length: 20_000 }, () => event({ userAgent: 'x'.repeat(200) }));
+  await repo.append(many, { mayBeStored: false });
+  const range: ExportedRange = { rows: -1, first: null, last: null };
+  let chunks = 0;
+  for await (const c of repo.exportBytes({}, 'jsonl', range)) {
+    expect(c.length).toBeGreaterThan(0);
+    if (++chunks === 2) break;
+  }
+  expect(range.rows).toBe(-1); // not finished: no range reported
+  const exporting = async () => Number((await ds.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'modgate-audit-export'`))[0].n);
+  for (let i = 0; i < 50 && (await exporting()) > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  expect(await exporting()).toBe(0);
+  // And a whole export still works afterwards.
+  const { range: whole } = await exported({}, 'csv');
+  expect(whole.rows).toBe((await repo.head()).seq);
+});

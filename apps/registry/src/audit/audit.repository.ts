@@ -160,21 +160,31 @@ export class AuditRepository {
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const { where, args } = whereOf(f);
-      const ends = async (dir: 'ASC' | 'DESC') =>
-        (await client.query(`SELECT seq, encode(hash, 'hex') AS hash FROM audit_events ${where} ORDER BY seq ${dir} LIMIT 1`, args)).rows[0] as { seq: string; hash: string } | undefined;
-      const first = await ends('ASC');
-      const last = await ends('DESC');
+      // The range first (an aggregate: no LIMIT for the planner to misjudge),
+      // so the COPY below can walk the primary key from its first row to its last.
+      const [range] = (await client.query(`SELECT min(seq) AS first, max(seq) AS last, count(*) AS n FROM audit_events ${where}`, args)).rows as Array<{ first: string | null; last: string | null; n: string }>;
+      if (range.first === null || range.last === null) {
+        await client.query('COMMIT');
+        Object.assign(into, { rows: 0, first: null, last: null });
+        done = true;
+        return;
+      }
+      const [last] = (await client.query(`SELECT encode(hash, 'hex') AS hash FROM audit_events WHERE seq = $1`, [range.last])).rows as Array<{ hash: string }>;
+      const bounded = whereOf({ ...f, afterSeq: Math.max(f.afterSeq ?? 0, Number(range.first) - 1), upToSeq: Math.min(f.upToSeq ?? Infinity, Number(range.last)) });
+      // In seq order from the first byte: an index walk, never a sort of the whole range first.
+      await client.query('SET LOCAL enable_sort = off');
       // COPY takes no parameters: the filter's values go in as literals.
-      const select = `SELECT ${format === 'csv' ? CSV_COLUMNS : JSONL_LINE} FROM audit_events ${inline(where, args, client)} ORDER BY seq`;
+      const select = `SELECT ${format === 'csv' ? CSV_COLUMNS : JSONL_LINE} FROM audit_events ${inline(bounded.where, bounded.args, client)} ORDER BY seq`;
       // JSON Lines: one text column per line, written as CSV whose quote and
       // delimiter never occur in JSON text (PostgreSQL escapes every control
       // character), so each line comes out exactly as rendered.
-      const copy = client.query(copyTo(`COPY (${select}) TO STDOUT WITH (FORMAT csv${format === 'csv' ? '' : `, DELIMITER E'\x02', QUOTE E'\x01'`})`));
+      const copy = client.query(copyTo(`COPY (${select}) TO STDOUT WITH (FORMAT csv${format === 'csv' ? '' : `, DELIMITER E'\\x02', QUOTE E'\\x01'`})`));
       for await (const chunk of copy as AsyncIterable<Buffer>) yield chunk;
       await client.query('COMMIT');
-      into.rows = (copy as unknown as { rowCount: number }).rowCount;
-      into.first = first ? Number(first.seq) : null;
-      into.last = last ? { seq: Number(last.seq), hash: last.hash } : null;
+      const rows = (copy as unknown as { rowCount: number }).rowCount;
+      // One snapshot: the count and the COPY agree, or something is badly wrong.
+      if (rows !== Number(range.n)) throw new Error(`audit export: ${rows} rows copied, ${range.n} counted in the same snapshot`);
+      Object.assign(into, { rows, first: Number(range.first), last: { seq: Number(range.last), hash: last.hash } });
       done = true;
     } finally {
       if (done) await client.end().catch(() => undefined);
