@@ -33,32 +33,42 @@ export function canonicalRow(seq: number, e: AuditEvent): string {
   ]);
 }
 
-// The writer hashes every download row: one reused buffer and the one-shot
-// crypto.hash (Node ≥ 20.12) instead of a Hash object per row.
-const oneShot = (crypto as { hash?: (alg: string, data: Buffer, enc: 'buffer') => Buffer }).hash;
+// The writer hashes every download row: one reused buffer, the one-shot
+// crypto.hash (Node ≥ 20.12) instead of a Hash object per row, and hex in
+// and out on its loop (no Buffer allocated per row).
+const oneShot = (crypto as { hash?: (alg: string, data: Buffer, enc: 'buffer' | 'hex') => Buffer | string }).hash;
 let scratch = Buffer.allocUnsafe(16 * 1024);
+
+function sha256(prev: Buffer | string, row: string, out: 'buffer' | 'hex'): Buffer | string {
+  if (!oneShot) {
+    const h = crypto.createHash('sha256').update(typeof prev === 'string' ? Buffer.from(prev, 'hex') : prev).update(row, 'utf8');
+    return out === 'hex' ? h.digest('hex') : h.digest();
+  }
+  // At most 3 UTF-8 bytes per UTF-16 unit: room for any row, written in one pass.
+  const prevLength = typeof prev === 'string' ? prev.length >>> 1 : prev.length;
+  const room = prevLength + row.length * 3;
+  if (room > scratch.length) scratch = Buffer.allocUnsafe(room * 2);
+  if (typeof prev === 'string') scratch.write(prev, 0, prevLength, 'hex');
+  else prev.copy(scratch, 0);
+  const n = scratch.write(row, prevLength, 'utf8');
+  return oneShot('sha256', scratch.subarray(0, prevLength + n), out);
+}
 
 /** hash = SHA-256(prev_hash || canonical row). */
 export function chainHash(prev: Buffer, seq: number, e: AuditEvent): Buffer {
-  const row = canonicalRow(seq, e);
-  if (!oneShot) return crypto.createHash('sha256').update(prev).update(row, 'utf8').digest();
-  // At most 3 UTF-8 bytes per UTF-16 unit: room for any row, written in one pass.
-  const room = prev.length + row.length * 3;
-  if (room > scratch.length) scratch = Buffer.allocUnsafe(room * 2);
-  prev.copy(scratch, 0);
-  const n = scratch.write(row, prev.length, 'utf8');
-  return oneShot('sha256', scratch.subarray(0, prev.length + n), 'buffer');
+  return sha256(prev, canonicalRow(seq, e), 'buffer') as Buffer;
 }
 
 /**
  * Places events after (lastSeq, lastHash), handing each row's seq and
- * hashes to `row` (no row objects: the writer's loop); returns the new head hash.
+ * hashes (hex) to `row`: no row objects and no Buffers (the writer's loop).
+ * Returns the new head hash, hex.
  */
-export function chainEach(lastSeq: number, lastHash: Buffer, events: readonly AuditEvent[], row: (seq: number, e: AuditEvent, prevHash: Buffer, hash: Buffer) => void): Buffer {
-  let prev = lastHash;
+export function chainEach(lastSeq: number, lastHashHex: string, events: readonly AuditEvent[], row: (seq: number, e: AuditEvent, prevHex: string, hashHex: string) => void): string {
+  let prev = lastHashHex;
   let seq = lastSeq;
   for (const e of events) {
-    const hash = chainHash(prev, ++seq, e);
+    const hash = sha256(prev, canonicalRow(++seq, e), 'hex') as string;
     row(seq, e, prev, hash);
     prev = hash;
   }
@@ -68,7 +78,7 @@ export function chainEach(lastSeq: number, lastHash: Buffer, events: readonly Au
 /** Places events after (lastSeq, lastHash): their rows, in order. */
 export function chainRows(lastSeq: number, lastHash: Buffer, events: readonly AuditEvent[]): AuditRow[] {
   const rows: AuditRow[] = [];
-  chainEach(lastSeq, lastHash, events, (seq, e, prevHash, hash) => rows.push({ ...e, seq, prevHash, hash }));
+  chainEach(lastSeq, lastHash.toString('hex'), events, (seq, e, prevHex, hashHex) => rows.push({ ...e, seq, prevHash: Buffer.from(prevHex, 'hex'), hash: Buffer.from(hashHex, 'hex') }));
   return rows;
 }
 

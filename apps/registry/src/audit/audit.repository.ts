@@ -62,9 +62,9 @@ export class AuditRepository {
       if (fresh.length === 0) return 0;
       const lines = new Array<string>(fresh.length);
       let i = 0;
-      const lastHash = chainEach(Number(head.last_seq), head.last_hash, fresh, (seq, e, prev, hash) => (lines[i++] = copyLine(seq, e, prev, hash)));
+      const lastHash = chainEach(Number(head.last_seq), (head.last_hash as Buffer).toString('hex'), fresh, (seq, e, prev, hash) => (lines[i++] = copyLine(seq, e, prev, hash)));
       await copyIn(client, COPY_AUDIT_EVENTS, lines.join(''));
-      await client.query(`UPDATE audit_head SET last_seq = $1, last_hash = $2 WHERE id = 1`, [Number(head.last_seq) + fresh.length, lastHash]);
+      await client.query(`UPDATE audit_head SET last_seq = $1, last_hash = $2 WHERE id = 1`, [Number(head.last_seq) + fresh.length, Buffer.from(lastHash, 'hex')]);
       return fresh.length;
     });
   }

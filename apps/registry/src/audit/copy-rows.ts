@@ -10,12 +10,12 @@ export const COPY_AUDIT_EVENTS = `COPY audit_events (seq, event_id, at, principa
   request_id, action, module, version, outcome, status, reason, bytes, details, prev_hash, hash) FROM STDIN`;
 
 /** One row, newline-terminated, in the column order of COPY_AUDIT_EVENTS. */
-export function copyLine(seq: number, e: AuditEvent, prevHash: Buffer, hash: Buffer): string {
+export function copyLine(seq: number, e: AuditEvent, prevHex: string, hashHex: string): string {
   return (
     `${seq}\t${field(e.eventId ?? null)}\t${e.at.toISOString()}\t${field(e.principalKind)}\t${field(e.principalId)}\t${field(e.principal)}\t${field(e.tokenId)}\t` +
     `${teamsField(e.teams)}\t${field(e.sourceIp)}\t${field(e.userAgent)}\t${field(e.requestId)}\t${field(e.action)}\t${field(e.module)}\t` +
     `${field(e.version)}\t${field(e.outcome)}\t${e.status === null ? '\\N' : e.status}\t${field(e.reason)}\t${e.bytes === null ? '\\N' : e.bytes}\t` +
-    `${field(e.details)}\t\\\\x${prevHash.toString('hex')}\t\\\\x${hash.toString('hex')}\n`
+    `${field(e.details)}\t\\\\x${prevHex}\t\\\\x${hashHex}\n`
   );
 }
 
