@@ -136,7 +136,7 @@ describe('exports rendered by PostgreSQL', () => {
     const { text, range } = await exported({}, 'csv');
     const back: AuditRow[] = [];
     for await (const r of parseExport(once(csvHeader() + text), 'csv')) back.push(r);
-    expect(back.map(({ eventId, ...r }) => r)).toEqual(rows.map(({ eventId, ...r }) => r));
+    expect(back.map(({ eventId: _id, ...r }) => r)).toEqual(rows.map(({ eventId: _id, ...r }) => r));
     expect(range.rows).toBe(rows.length);
   });
 
