@@ -263,3 +263,34 @@ describe('checkExport across formats', () => {
     expect(r.ok).toBe(false);
   });
 });
+
+describe('checkExport of an archive (a whole stretch of the chain)', () => {
+  /** An archive of rows as retention writes one: every row of the range, linked to the hash before it. */
+  function archiveOf(rows: readonly AuditRow[], previousHash: string): { file: Buffer; signed: SignedManifest } {
+    const { file, signed } = exportOf(rows, 'jsonl');
+    const last = rows[rows.length - 1];
+    return { file, signed: signWith(registry, { ...signed.manifest, kind: 'modgate-audit-archive', previousHash, continuesFrom: last.hash.toString('hex') }) };
+  }
+  const first = chain.slice(0, 20);
+  const second = chain.slice(20);
+
+  it('passes consecutive archives that link: the genesis, then the first one’s last hash', async () => {
+    const a = archiveOf(first, GENESIS.toString('hex'));
+    const b = archiveOf(second, first[first.length - 1].hash.toString('hex'));
+    await expect(check(a.file, a.signed)).resolves.toEqual({ ok: true, problems: [], rows: 20 });
+    await expect(check(b.file, b.signed)).resolves.toEqual({ ok: true, problems: [], rows: 20 });
+  });
+
+  it('fails an archive that does not start where the chain before it ended', async () => {
+    const b = archiveOf(second, GENESIS.toString('hex'));
+    await expect(check(b.file, b.signed)).resolves.toMatchObject({ ok: false, problems: [expect.stringMatching(/^row 21, the first, does not link to the chain before it/)] });
+  });
+
+  it('fails an archive with a row left out, although an export may have gaps', async () => {
+    const holed = first.filter((r) => r.seq !== 9);
+    const a = archiveOf(holed, GENESIS.toString('hex'));
+    await expect(check(a.file, a.signed)).resolves.toMatchObject({ ok: false, problems: ['rows 9…9 are missing from the archive'] });
+    const x = exportOf(holed, 'jsonl');
+    await expect(check(x.file, x.signed)).resolves.toMatchObject({ ok: true });
+  });
+});

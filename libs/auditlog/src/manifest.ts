@@ -27,6 +27,33 @@ export interface ExportManifest {
   readonly keyId: string;
   /** Archives: the chain hash the rest of the log continues from. */
   readonly continuesFrom?: string;
+  /**
+   * Archives: the chain hash of the row before the first (the previous
+   * archive's last, or the genesis). An archive holds every row of its
+   * range, so with this the archives and the live log link up offline.
+   */
+  readonly previousHash?: string;
+}
+
+/** Passes bytes through, keeping their SHA-256 and count (what a manifest states). */
+export class ByteDigest {
+  private readonly sha = createHash('sha256');
+  bytes = 0;
+
+  async *through(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    for await (const b of source) yield this.add(b);
+  }
+
+  add(b: Buffer): Buffer {
+    this.sha.update(b);
+    this.bytes += b.length;
+    return b;
+  }
+
+  /** The hex digest (once: the hash is finished by it). */
+  hex(): string {
+    return this.sha.digest('hex');
+  }
 }
 
 export interface SignedManifest {
@@ -84,13 +111,11 @@ export async function checkExport(read: () => AsyncIterable<Buffer>, signed: Sig
   const m = signed.manifest;
   if (!verifySignature(publicPem, canonicalJson(m), signed.signature)) problems.push('the manifest signature does not verify with this public key');
   if (m.keyId !== keyIdOf(publicPem)) problems.push(`the manifest was signed with key ${m.keyId}, not with this public key (${keyIdOf(publicPem)})`);
-  const sha = createHash('sha256');
-  let bytes = 0;
-  for await (const c of read()) {
-    sha.update(c);
-    bytes += c.length;
-  }
-  if (sha.digest('hex') !== m.sha256 || bytes !== m.bytes) problems.push(`the file's SHA-256 or size differs from the manifest (${bytes} bytes; manifest: ${m.bytes})`);
+  const digest = new ByteDigest();
+  for await (const c of read()) digest.add(c);
+  if (digest.hex() !== m.sha256 || digest.bytes !== m.bytes) problems.push(`the file's SHA-256 or size differs from the manifest (${digest.bytes} bytes; manifest: ${m.bytes})`);
+  // An archive is a whole stretch of the chain: no row left out, linked to the one before it.
+  const whole = m.kind === 'modgate-audit-archive';
   let rows = 0;
   let first: number | null = null;
   let last: { seq: number; hash: Buffer } | null = null;
@@ -102,6 +127,10 @@ export async function checkExport(read: () => AsyncIterable<Buffer>, signed: Sig
     }
     for await (const r of parseExport(text(), m.format)) {
       rows++;
+      if (first === null && whole && m.previousHash !== undefined && r.prevHash.toString('hex') !== m.previousHash) {
+        problems.push(`row ${r.seq}, the first, does not link to the chain before it (${m.previousHash})`);
+        break;
+      }
       first ??= r.seq;
       if (!chainHash(r.prevHash, r.seq, r).equals(r.hash)) {
         problems.push(`row ${r.seq} does not match its hash`);
@@ -113,6 +142,10 @@ export async function checkExport(read: () => AsyncIterable<Buffer>, signed: Sig
       }
       if (last && r.seq <= last.seq) {
         problems.push(`row ${r.seq} is out of order`);
+        break;
+      }
+      if (last && whole && r.seq !== last.seq + 1) {
+        problems.push(`rows ${last.seq + 1}…${r.seq - 1} are missing from the archive`);
         break;
       }
       last = { seq: r.seq, hash: r.hash };

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { canonicalJson, ChainVerifier, csvHeader, GENESIS, type AuditRow, type ExportFormat, type ExportManifest, type SignedManifest } from '@modgate/auditlog';
+import { canonicalJson, ChainVerifier, csvHeader, GENESIS, verifySignature, type AuditRow, type ExportFormat, type ExportManifest, type SignedManifest } from '@modgate/auditlog';
+import { BlobNotFound, type BlobStore } from '@modgate/storage';
 import { GoproxyError } from '../common/goproxy-error';
 import type { AuditSigner } from './audit-signer';
 import type { AuditFilter, AuditRepository, ExportedRange } from './audit.repository';
@@ -16,6 +17,18 @@ export interface VerifyReport {
   /** The first sequence number that breaks the chain, and how. */
   readonly brokenAt?: number;
   readonly problem?: string;
+}
+
+export interface ArchiveInfo {
+  readonly month: string;
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  readonly rows: number;
+  /** Chain hash (hex) of the archive's last row. */
+  readonly lastHash: string;
+  /** Where to fetch the JSON Lines file and its signed manifest. */
+  readonly file: string;
+  readonly manifest: string;
 }
 
 export interface ExportStream {
@@ -34,6 +47,7 @@ export class AuditLogService {
   constructor(
     private readonly repo: AuditRepository,
     private readonly signer: () => Promise<AuditSigner>,
+    private readonly blobs: BlobStore,
   ) {}
 
   async events(f: AuditFilter, limit: number): Promise<{ items: AuditRow[]; nextCursor: string | null }> {
@@ -53,6 +67,8 @@ export class AuditLogService {
     if (v.headSeq !== head.seq || !v.headHash.equals(head.hash)) {
       return { ok: false, ...report, brokenAt: v.headSeq + 1, problem: `the log ends at ${v.headSeq} but its head says ${head.seq}: rows were removed from the end` };
     }
+    const archived = await this.archiveProblem();
+    if (archived) return { ok: false, ...report, brokenAt: archived.seq, problem: archived.problem };
     // Every export signed so far vouches for a row: it must still be there, unchanged.
     for (const text of await this.repo.exportManifests()) {
       const m = (JSON.parse(text) as SignedManifest).manifest;
@@ -64,6 +80,39 @@ export class AuditLogService {
       if (head.seq < m.headSeq) return { ok: false, ...report, brokenAt: v.headSeq + 1, problem: `export ${m.id} saw the log up to ${m.headSeq}; it now ends at ${head.seq}` };
     }
     return { ok: true, ...report };
+  }
+
+  /**
+   * The archives stand for the front of the chain: each must start where
+   * the one before ended (the first at 1, from the genesis) and agree with
+   * its signed manifest in the blob store, or rows could have been cut from
+   * the front with a made-up archive row. Manifests signed by an earlier key
+   * (MODGATE_AUDIT_SIGNING_KEY rotated) are checked for linkage only.
+   */
+  private async archiveProblem(): Promise<{ seq: number; problem: string } | null> {
+    const archives = await this.repo.archives();
+    if (archives.length === 0) return null;
+    const signer = await this.signer();
+    let prev = { seq: 0, hash: GENESIS.toString('hex') };
+    for (const a of archives) {
+      if (a.firstSeq !== prev.seq + 1) return { seq: prev.seq + 1, problem: `archive ${a.month} starts at ${a.firstSeq}, not at ${prev.seq + 1}` };
+      let signed: SignedManifest;
+      try {
+        signed = JSON.parse((await this.blobs.read(a.manifestKey)).toString('utf8')) as SignedManifest;
+      } catch (err) {
+        if (err instanceof BlobNotFound || err instanceof SyntaxError) return { seq: a.firstSeq, problem: `the signed manifest of archive ${a.month} is missing or unreadable (${a.manifestKey})` };
+        throw err;
+      }
+      const m = signed.manifest;
+      if (m.keyId === signer.keyId && !verifySignature(signer.publicPem, canonicalJson(m), signed.signature)) {
+        return { seq: a.firstSeq, problem: `the manifest of archive ${a.month} does not verify with the registry's key` };
+      }
+      if (m.kind !== 'modgate-audit-archive' || m.firstSeq !== a.firstSeq || m.lastSeq !== a.lastSeq || m.rows !== a.rows || m.lastHash !== a.lastHash || m.previousHash !== prev.hash) {
+        return { seq: a.firstSeq, problem: `archive ${a.month} (${a.firstSeq}…${a.lastSeq}) does not match its signed manifest or the archive before it` };
+      }
+      prev = { seq: a.lastSeq, hash: a.lastHash };
+    }
+    return null;
   }
 
   /**
@@ -126,6 +175,32 @@ export class AuditLogService {
     if (!m) throw new GoproxyError('not-found', `no export ${id}`);
     if (!m.manifest) throw new GoproxyError('conflict', `export ${id} has not finished streaming yet; fetch the manifest after the last byte`);
     return JSON.parse(m.manifest) as SignedManifest;
+  }
+
+  /** The monthly archives retention wrote, oldest first: together with the live log, the whole chain. */
+  async archives(): Promise<ArchiveInfo[]> {
+    return (await this.repo.archives()).map(({ blobKey: _b, manifestKey: _m, ...a }) => ({
+      ...a,
+      file: `/api/v1/audit/archives/${a.firstSeq}`,
+      manifest: `/api/v1/audit/archives/${a.firstSeq}/manifest`,
+    }));
+  }
+
+  async archiveFile(firstSeq: number): Promise<{ filename: string; size: number; body: NodeJS.ReadableStream }> {
+    const a = await this.archiveStarting(firstSeq);
+    const { body, size } = await this.blobs.open(a.blobKey);
+    return { filename: `modgate-audit-archive-${a.month}-${a.firstSeq}.jsonl`, size, body };
+  }
+
+  async archiveManifest(firstSeq: number): Promise<SignedManifest> {
+    const a = await this.archiveStarting(firstSeq);
+    return JSON.parse((await this.blobs.read(a.manifestKey)).toString('utf8')) as SignedManifest;
+  }
+
+  private async archiveStarting(firstSeq: number) {
+    const a = (await this.repo.archives()).find((x) => x.firstSeq === firstSeq);
+    if (!a) throw new GoproxyError('not-found', `no audit archive starts at ${firstSeq}`);
+    return a;
   }
 
   async publicKey(): Promise<{ keyId: string; publicKey: string }> {

@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
-import { canonicalJson, jsonlLine, type AuditRow, type ExportManifest } from '@modgate/auditlog';
+import { Readable } from 'node:stream';
+import { ByteDigest, canonicalJson, ChainVerifier, GENESIS, type ExportManifest, type SignedManifest } from '@modgate/auditlog';
 import type { BlobStore } from '@modgate/storage';
 import type { DataSource } from 'typeorm';
 import type { AppLogger } from '../logging/logger';
 import type { AuditSigner } from './audit-signer';
-import type { AuditRepository } from './audit.repository';
+import type { AuditRepository, ExportedRange } from './audit.repository';
 
 const RETENTION_LOCK = 7007003;
 
@@ -59,64 +59,54 @@ export class AuditRetention {
     }
   }
 
+  /**
+   * One month: the chain is checked over it first (a broken stretch is never
+   * archived and removed, which would hide the break from verify), then it
+   * is exported as JSON Lines to the store, signed, and only then pruned.
+   */
   private async archive(month: string, after: number, lastSeq: number): Promise<number> {
+    const previous = (await this.repo.anchor())?.hash ?? GENESIS;
+    const check = new ChainVerifier(after, previous);
+    for await (const r of this.repo.stream({ afterSeq: after, upToSeq: lastSeq })) if (!check.add(r)) break;
+    if (check.broken) throw new Error(`audit: retention refused to archive ${month}: the chain is broken at ${check.broken.seq} (${check.broken.problem}); run verify`);
+    if (check.headSeq !== lastSeq) throw new Error(`audit: retention refused to archive ${month}: rows ${check.headSeq + 1}…${lastSeq} are missing`);
+
     const signer = await this.signer();
-    const sha = createHash('sha256');
-    const chunks: string[] = [];
-    let bytes = 0;
-    let rows = 0;
-    let firstSeq = 0;
-    let last: AuditRow | null = null;
-    // A month of rows is written as one blob; it is built in pieces and
-    // streamed to the store, never as one string.
-    const lines = async function* (repo: AuditRepository): AsyncGenerator<Buffer> {
-      for await (const r of repo.stream({ afterSeq: after, upToSeq: lastSeq })) {
-        if (rows === 0) firstSeq = r.seq;
-        rows++;
-        last = r;
-        chunks.push(jsonlLine(r));
-        if (chunks.length >= 1000) {
-          const b = Buffer.from(chunks.splice(0).join(''));
-          sha.update(b);
-          bytes += b.length;
-          yield b;
-        }
-      }
-      if (chunks.length) {
-        const b = Buffer.from(chunks.splice(0).join(''));
-        sha.update(b);
-        bytes += b.length;
-        yield b;
-      }
-    };
-    const { Readable } = await import('node:stream');
     const blobKey = `audit-archive/${month}-${after + 1}.jsonl`;
-    await this.blobs.put(blobKey, Readable.from(lines(this.repo)), { contentType: 'application/x-ndjson' });
-    const lastRow = last as AuditRow | null;
-    if (!lastRow || rows === 0) return 0;
+    const range: ExportedRange = { rows: 0, first: null, last: null };
+    const digest = new ByteDigest();
+    await this.blobs.put(blobKey, Readable.from(digest.through(this.repo.exportBytes({ afterSeq: after, upToSeq: lastSeq }, 'jsonl', range))), {
+      contentType: 'application/x-ndjson',
+    });
+    // The rows are immutable, so the export holds what was checked; if not, stop.
+    if (range.rows !== check.rows || range.first !== after + 1 || range.last?.hash !== check.headHash.toString('hex')) {
+      await this.blobs.delete(blobKey);
+      throw new Error(`audit: retention: the archive of ${month} differs from the rows checked; nothing removed`);
+    }
     const manifest: ExportManifest = {
       kind: 'modgate-audit-archive',
       version: 1,
-      id: `${month}-${firstSeq}`,
+      id: `${month}-${after + 1}`,
       format: 'jsonl',
       filters: { month },
       createdAt: new Date().toISOString(),
       createdBy: 'retention',
-      rows,
-      firstSeq,
-      lastSeq: lastRow.seq,
-      lastHash: lastRow.hash.toString('hex'),
-      headSeq: lastRow.seq,
-      sha256: sha.digest('hex'),
-      bytes,
+      rows: range.rows,
+      firstSeq: after + 1,
+      lastSeq,
+      lastHash: range.last.hash,
+      headSeq: lastSeq,
+      sha256: digest.hex(),
+      bytes: digest.bytes,
       keyId: signer.keyId,
-      continuesFrom: lastRow.hash.toString('hex'),
+      previousHash: previous.toString('hex'),
+      continuesFrom: range.last.hash,
     };
     const manifestKey = `${blobKey}.manifest.json`;
-    const signed = JSON.stringify({ manifest, signature: signer.sign(canonicalJson(manifest)) }, null, 2);
-    await this.blobs.put(manifestKey, Buffer.from(signed), { contentType: 'application/json' });
-    const n = await this.repo.prune({ firstSeq, lastSeq: lastRow.seq, lastHash: lastRow.hash, rows, month, blobKey, manifestKey });
-    this.log.info({ month, rows: n, firstSeq, lastSeq: lastRow.seq, blobKey }, 'audit: archived and removed rows past the retention');
+    const signed: SignedManifest = { manifest, signature: signer.sign(canonicalJson(manifest)) };
+    await this.blobs.put(manifestKey, Buffer.from(JSON.stringify(signed, null, 2)), { contentType: 'application/json' });
+    const n = await this.repo.prune({ firstSeq: after + 1, lastSeq, lastHash: check.headHash, rows: range.rows, month, blobKey, manifestKey });
+    this.log.info({ month, rows: n, firstSeq: after + 1, lastSeq, blobKey }, 'audit: archived and removed rows past the retention');
     return n;
   }
 }

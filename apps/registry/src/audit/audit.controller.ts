@@ -1,15 +1,17 @@
-import { Get, Inject, Param, ParseUUIDPipe, Query, Res } from '@nestjs/common';
+import { Get, Inject, Param, ParseIntPipe, ParseUUIDPipe, Query, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces } from '@nestjs/swagger';
-import { rowJson } from '@modgate/auditlog';
+import { rowJson, type SignedManifest } from '@modgate/auditlog';
 import type { FastifyReply } from 'fastify';
 import { ApiController } from '../admin/api-controller';
 import { CurrentPrincipal, Public, RequireRole, RequireScope } from '../auth/auth.decorators';
 import type { Principal } from '../auth/principal';
 import { GoproxyError } from '../common/goproxy-error';
-import { AuditLogService, type VerifyReport } from './audit-log.service';
+import { AuditLogService, type ArchiveInfo, type VerifyReport } from './audit-log.service';
 import { AuditEventsPageDto, AuditEventsQuery, AuditExportQuery, AuditFilterQuery, AuditSummaryQuery, VerifyReportDto } from './audit.dto';
 import type { AuditFilter } from './audit.repository';
 import { AuditService } from './audit.service';
+
+const seqPipe = new ParseIntPipe({ exceptionFactory: () => new GoproxyError('not-found', 'no such audit archive') });
 
 /** The audit log for auditors (global role auditor or admin, token scope audit). */
 @ApiController('audit')
@@ -63,6 +65,38 @@ export class AuditController {
   @ApiOperation({ summary: 'The signed manifest of a finished export (rows, seq range, chain hash, SHA-256 of the bytes)' })
   manifest(@Param('id', new ParseUUIDPipe({ exceptionFactory: () => new GoproxyError('not-found', 'no such export') })) id: string): Promise<unknown> {
     return this.log.manifest(id);
+  }
+
+  @Get('audit/archives')
+  @RequireRole('auditor')
+  @RequireScope('audit')
+  @ApiOperation({ summary: 'The monthly archives retention moved out of the database, oldest first, with where to fetch each file and its signed manifest' })
+  archives(): Promise<ArchiveInfo[]> {
+    return this.log.archives();
+  }
+
+  @Get('audit/archives/:firstSeq')
+  @RequireRole('auditor')
+  @RequireScope('audit')
+  @ApiOperation({ summary: 'An archive as JSON Lines (check it offline with its manifest and the public key)' })
+  @ApiProduces('application/x-ndjson')
+  async archive(@Param('firstSeq', seqPipe) firstSeq: number, @CurrentPrincipal() who: Principal, @Res() reply: FastifyReply): Promise<void> {
+    const a = await this.log.archiveFile(firstSeq);
+    await this.audit.security(who, 'audit.export', { outcome: 'allowed', status: 200, details: { archive: a.filename } });
+    reply
+      .header('content-type', 'application/x-ndjson')
+      .header('content-length', String(a.size))
+      .header('content-disposition', `attachment; filename="${a.filename}"`)
+      .header('link', `</api/v1/audit/archives/${firstSeq}/manifest>; rel="describedby"`);
+    await reply.send(a.body);
+  }
+
+  @Get('audit/archives/:firstSeq/manifest')
+  @RequireRole('auditor')
+  @RequireScope('audit')
+  @ApiOperation({ summary: 'The signed manifest of an archive (rows, seq range, the hash before and after it, SHA-256 of the file)' })
+  archiveManifest(@Param('firstSeq', seqPipe) firstSeq: number): Promise<SignedManifest> {
+    return this.log.archiveManifest(firstSeq);
   }
 
   @Get('audit/public-key')

@@ -49,8 +49,8 @@ const HOUR = 3_600_000;
     },
     {
       provide: AuditLogService,
-      inject: [AuditRepository, 'AUDIT_SIGNER'],
-      useFactory: (r: AuditRepository, s: () => Promise<AuditSigner>) => new AuditLogService(r, s),
+      inject: [AuditRepository, 'AUDIT_SIGNER', BLOB_STORE],
+      useFactory: (r: AuditRepository, s: () => Promise<AuditSigner>, b: BlobStore) => new AuditLogService(r, s, b),
     },
     {
       provide: AuditRetention,

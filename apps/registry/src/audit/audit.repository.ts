@@ -234,15 +234,19 @@ export class AuditRepository {
         [a.lastSeq, a.firstSeq, a.lastHash, a.rows, a.month, a.blobKey, a.manifestKey],
       );
       const res = await em.query(`DELETE FROM audit_events WHERE seq >= $1 AND seq <= $2`, [a.firstSeq, a.lastSeq]);
-      return Number(Array.isArray(res) ? res[1] : 0);
+      const removed = Number(Array.isArray(res) ? res[1] : 0);
+      // Exactly the archived rows, or nothing (the transaction rolls back).
+      if (removed !== a.rows) throw new Error(`audit: retention would remove ${removed} rows, the archive holds ${a.rows}; nothing removed`);
+      return removed;
     });
   }
 
-  async archives(): Promise<Array<{ firstSeq: number; lastSeq: number; month: string; rows: number; blobKey: string; manifestKey: string }>> {
+  async archives(): Promise<ArchiveRow[]> {
     const rows = await this.ds.query(`SELECT * FROM audit_archives ORDER BY last_seq`);
     return rows.map((r: Record<string, unknown>) => ({
       firstSeq: Number(r.first_seq),
       lastSeq: Number(r.last_seq),
+      lastHash: (r.last_hash as Buffer).toString('hex'),
       month: r.month as string,
       rows: Number(r.rows),
       blobKey: r.blob_key as string,
@@ -296,6 +300,17 @@ export class AuditRepository {
 }
 
 /** What an export covered, known once its last byte is out. */
+export interface ArchiveRow {
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  /** Chain hash (hex) of the last archived row: where the rest of the log continues from. */
+  readonly lastHash: string;
+  readonly month: string;
+  readonly rows: number;
+  readonly blobKey: string;
+  readonly manifestKey: string;
+}
+
 export interface ExportedRange {
   rows: number;
   first: number | null;
