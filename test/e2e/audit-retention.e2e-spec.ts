@@ -257,10 +257,21 @@ it('runs again without removing anything more; later, last month goes too and th
   expect(JSON.parse(await readFile(third.manifestFile, 'utf8'))).toEqual(third.signed);
 }, 60_000);
 
-it('refuses a plain DELETE of rows or archives, even for the superuser; a removed or made-up archive is caught by verify', async () => {
+it('refuses a DELETE of rows (even with the retention flag, unless archived) or of archives, even for the superuser; a removed or made-up archive is caught by verify', async () => {
   await expect(ds.query(`DELETE FROM audit_events WHERE seq = (SELECT min(seq) FROM audit_events)`)).rejects.toThrow(/audit_events is append-only \(DELETE refused\)/);
   await expect(ds.query(`DELETE FROM audit_archives`)).rejects.toThrow(/audit_archives is append-only \(DELETE refused\)/);
   await expect(ds.query(`UPDATE audit_archives SET rows = rows + 1`)).rejects.toThrow(/audit_archives is append-only \(UPDATE refused\)/);
+  // Not even with the retention path's flag, for a row no archive covers.
+  const q = ds.createQueryRunner();
+  await q.connect();
+  try {
+    await q.startTransaction();
+    await q.query(`SELECT set_config('modgate.audit_prune', 'on', true)`);
+    await expect(q.query(`DELETE FROM audit_events WHERE seq = (SELECT max(seq) FROM audit_events)`)).rejects.toThrow(/audit_events is append-only \(DELETE refused\)/);
+  } finally {
+    await q.rollbackTransaction();
+    await q.release();
+  }
   const replica = async (sql: string, args: unknown[] = []) => {
     const q = ds.createQueryRunner();
     await q.connect();

@@ -136,6 +136,7 @@ it('records the scenario, in order, with who, what, outcome and reason', async (
   const all = await settled();
   const security = all.filter((r) => !r.action.startsWith('download.'));
   expect(security.map((r) => [r.action, r.principal, r.outcome, r.status])).toEqual([
+    ['token.create', 'admin', 'allowed', 200], // the bootstrap admin token, at the first start
     ['login', 'alice', 'allowed', 200],
     ['login', 'anonymous', 'error', 400],
     ['admin.team.create', 'admin', 'allowed', 200],
@@ -147,7 +148,14 @@ it('records the scenario, in order, with who, what, outcome and reason', async (
     ['token.revoke', 'admin', 'allowed', 200],
     ['admin.access-rule.update', 'admin', 'allowed', 200],
   ]);
-  const [login, badLogin, , member, , token, publish, failure, revoke, ruleChange] = security;
+  const [bootstrap, login, badLogin, , member, , token, publish, failure, revoke, ruleChange] = security;
+  expect(JSON.parse(bootstrap.details!)).toEqual({
+    bootstrap: 'MODGATE_BOOTSTRAP_ADMIN_TOKEN',
+    adminReenabled: false,
+    tokenRegistered: true,
+    after: { prefix: TEST_ADMIN_TOKEN.slice(0, 12), scopes: expect.arrayContaining(['read', 'publish', 'admin', 'audit']) },
+  });
+  expect(bootstrap.source_ip).toBeNull();
   expect(login.reason).toBe('browser sign-in');
   expect(badLogin.reason).toMatch(/browser sign-in failed: this sign-in link is unknown/);
   expect(JSON.parse(member.details!)).toMatchObject({ before: null, after: { login: 'alice', role: 'publisher' } });
@@ -158,7 +166,7 @@ it('records the scenario, in order, with who, what, outcome and reason', async (
   expect(JSON.parse(revoke.details!)).toMatchObject({ before: { id: created.id, revokedAt: null }, after: { id: created.id } });
   expect(JSON.parse(revoke.details!).after.revokedAt).not.toBeNull();
   expect(JSON.parse(ruleChange.details!)).toMatchObject({ before: { permission: 'publish' }, after: { permission: 'read' }, request: { permission: 'read' } });
-  for (const r of security) expect(r.source_ip).toBe('127.0.0.1');
+  for (const r of security.slice(1)) expect(r.source_ip).toBe('127.0.0.1');
 
   // Downloads: exactly what the go command asked for, allowed with bytes for the zip.
   const downloads = all.filter((r) => r.action.startsWith('download.'));

@@ -18,6 +18,7 @@ import { TokensRepository } from '../../apps/registry/src/identity/tokens.reposi
 import { TokensService } from '../../apps/registry/src/identity/tokens.service';
 import { UsersRepository } from '../../apps/registry/src/identity/users.repository';
 import { UsersService, type UserView } from '../../apps/registry/src/identity/users.service';
+import type { AuditService } from '../../apps/registry/src/audit/audit.service';
 import { testAudit } from '../support/audit';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
@@ -29,6 +30,7 @@ let events: AuthEvents;
 let users: UsersService;
 let teams: TeamsService;
 let tokens: TokensService;
+let audit: AuditService;
 const seen: AuthEvent[] = [];
 
 /** The system actor used to seed: an admin JWT session. */
@@ -75,7 +77,7 @@ beforeAll(async () => {
   events.subscribe((e) => seen.push(e));
   const usersRepo = new UsersRepository(ds);
   const teamsRepo = new TeamsRepository(ds);
-  const { audit } = testAudit(ds);
+  ({ audit } = testAudit(ds));
   users = new UsersService(usersRepo, events, audit);
   teams = new TeamsService(teamsRepo, usersRepo, events, env, audit);
   tokens = new TokensService(new TokensRepository(ds), usersRepo, teamsRepo, events, audit);
@@ -323,7 +325,7 @@ describe('tokens', () => {
 });
 
 describe('bootstrap admin', () => {
-  const boot = (e: Env) => new BootstrapAdmin(new UsersRepository(ds), events, e, log);
+  const boot = (e: Env) => new BootstrapAdmin(new UsersRepository(ds), events, audit, e, log);
 
   beforeEach(async () => {
     await ds.query('TRUNCATE users CASCADE');
@@ -346,6 +348,13 @@ describe('bootstrap admin', () => {
     expect(again).toEqual([null, null]);
     const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM api_tokens`);
     expect(n).toBe(1);
+
+    // On record once, by prefix; the token text nowhere in the row.
+    const audited = await ds.query(`SELECT principal, outcome, details, to_jsonb(a)::text AS everything FROM audit_events a WHERE action = 'token.create' AND details LIKE '%"bootstrap"%'`);
+    expect(audited).toHaveLength(1);
+    expect(audited[0]).toMatchObject({ principal: 'admin', outcome: 'allowed' });
+    expect(JSON.parse(audited[0].details)).toEqual({ bootstrap: 'generated', adminReenabled: false, tokenRegistered: true, after: { prefix: `mg_${parseToken(token)!.publicId}`, scopes: [...SCOPES] } });
+    expect(audited[0].everything).not.toContain(parseToken(token)!.secret);
   });
 
   it('registers MODGATE_BOOTSTRAP_ADMIN_TOKEN by hash, and re-enables a locked-out admin user', async () => {

@@ -1,4 +1,5 @@
 import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { AuditService, accountPrincipal } from '../audit/audit.service';
 import { SCOPES } from '../auth/principal';
 import { ENV, type Env } from '../config/env';
 import { LOGGER, type AppLogger } from '../logging/logger';
@@ -30,6 +31,7 @@ export class BootstrapAdmin implements OnApplicationBootstrap {
   constructor(
     @Inject(UsersRepository) private readonly users: UsersRepository,
     @Inject(AuthEvents) private readonly events: AuthEvents,
+    @Inject(AuditService) private readonly audit: AuditService,
     @Inject(ENV) private readonly env: Env,
     @Inject(LOGGER) private readonly log: AppLogger,
   ) {}
@@ -62,14 +64,25 @@ export class BootstrapAdmin implements OnApplicationBootstrap {
         if (!known) {
           await tokens.insert({ userId: admin.id, name: 'bootstrap (MODGATE_BOOTSTRAP_ADMIN_TOKEN)', publicId: parsed.publicId, secretHash: hashSecret(parsed.secret), scopes, teamIds: null, expiresAt: null });
         }
-        return { result: { login: admin.login, token: null, prefix: tokenPrefix(parsed.publicId) }, reenabled: existing?.id ?? null };
+        return { result: { login: admin.login, token: null, prefix: tokenPrefix(parsed.publicId) }, admin, created: !known, reenabled: existing?.id ?? null };
       }
       const t = newToken();
       await tokens.insert({ userId: admin.id, name: 'bootstrap', publicId: t.publicId, secretHash: t.secretHash, scopes, teamIds: null, expiresAt: null });
-      return { result: { login: admin.login, token: t.token, prefix: tokenPrefix(t.publicId) }, reenabled: existing?.id ?? null };
+      return { result: { login: admin.login, token: t.token, prefix: tokenPrefix(t.publicId) }, admin, created: true, reenabled: existing?.id ?? null };
     });
     if (!outcome) return null;
     if (outcome.reenabled) await this.events.publish({ kind: 'user', id: outcome.reenabled });
+    // An all-scopes token made without any caller: on record like every other (its prefix, never its text).
+    await this.audit.security(accountPrincipal(outcome.admin), 'token.create', {
+      outcome: 'allowed',
+      status: 200,
+      details: {
+        bootstrap: given ? 'MODGATE_BOOTSTRAP_ADMIN_TOKEN' : 'generated',
+        adminReenabled: !!outcome.reenabled,
+        tokenRegistered: outcome.created,
+        after: { prefix: outcome.result.prefix, scopes: [...SCOPES] },
+      },
+    });
     this.log.warn({ login: outcome.result.login, tokenPrefix: outcome.result.prefix, reenabled: !!outcome.reenabled }, 'no enabled admin: bootstrap admin token issued');
     return outcome.result;
   }
