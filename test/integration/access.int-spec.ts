@@ -9,7 +9,7 @@ import { AccessRuleRepository, ACCESS_CHANNEL, DuplicateRule, UnknownTeam } from
 import { AccessService } from '../../apps/registry/src/access/access.service';
 import { SCOPES, type Principal, type TeamRole } from '../../apps/registry/src/auth/principal';
 import { GoproxyError } from '../../apps/registry/src/common/goproxy-error';
-import { OwnedPaths } from '../../apps/registry/src/proxy/owned-paths';
+import { OwnedPaths } from '../../apps/registry/src/config/owned-paths';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
 let db: TestDatabase;

@@ -2,6 +2,7 @@ import { DynamicModule, Global, Module } from '@nestjs/common';
 import type { BlobStore } from '@modgate/storage';
 import { DataSource } from 'typeorm';
 import { ENV, Env } from './config/env';
+import { OwnedPaths } from './config/owned-paths';
 import { LOGGER, AppLogger } from './logging/logger';
 import { Metrics } from './metrics/metrics';
 
@@ -27,6 +28,8 @@ export class CoreModule {
       { provide: BLOB_STORE, useValue: deps.blobs },
       { provide: LOGGER, useValue: deps.logger },
       { provide: Metrics, useValue: deps.metrics },
+      // The dependency-confusion guard: one rule for proxy, sumdb, access, publish and the catalogue.
+      { provide: OwnedPaths, useValue: new OwnedPaths(deps.env.privatePatterns) },
     ];
     return { module: CoreModule, providers, exports: providers.map((p) => p.provide) };
   }

@@ -2,7 +2,7 @@ import { Inject, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/com
 import { DataSource } from 'typeorm';
 import { ENV, Env } from '../config/env';
 import { LOGGER, AppLogger } from '../logging/logger';
-import { OwnedPaths } from '../proxy/owned-paths';
+import { OwnedPaths } from '../config/owned-paths';
 import { AccessRuleRepository } from './access-rule.repository';
 import { AccessService } from './access.service';
 import { AuditService } from '../audit/audit.service';
@@ -16,11 +16,11 @@ import { AuditService } from '../audit/audit.service';
     { provide: AccessRuleRepository, inject: [DataSource], useFactory: (ds: DataSource) => new AccessRuleRepository(ds) },
     {
       provide: AccessService,
-      inject: [AccessRuleRepository, ENV, DataSource, LOGGER, AuditService],
-      useFactory: (repo: AccessRuleRepository, env: Env, ds: DataSource, log: AppLogger, audit: AuditService) =>
+      inject: [AccessRuleRepository, OwnedPaths, ENV, DataSource, LOGGER, AuditService],
+      useFactory: (repo: AccessRuleRepository, owned: OwnedPaths, env: Env, ds: DataSource, log: AppLogger, audit: AuditService) =>
         new AccessService(
           repo,
-          new OwnedPaths(env.privatePatterns),
+          owned,
           {
             anonymousRead: env.anonymousRead,
             databaseUrl: (ds.options as { url?: string }).url ?? null,

@@ -5,7 +5,7 @@
 import pino from 'pino';
 import { ANONYMOUS, SCOPES, type Principal, type TeamRole } from '../auth/principal';
 import { GoproxyError } from '../common/goproxy-error';
-import { OwnedPaths } from '../proxy/owned-paths';
+import { OwnedPaths } from '../config/owned-paths';
 import type { AccessRuleRepository, NewRule } from './access-rule.repository';
 import { AccessService } from './access.service';
 import type { Rule } from './rule';

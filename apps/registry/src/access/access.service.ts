@@ -4,7 +4,7 @@ import type { Permission, Principal } from '../auth/principal';
 import { GoproxyError } from '../common/goproxy-error';
 import type { PgListener } from '../database/pg-listener';
 import type { AppLogger } from '../logging/logger';
-import type { OwnedPaths } from '../proxy/owned-paths';
+import type { OwnedPaths } from '../config/owned-paths';
 import { AccessRuleRepository, DuplicateRule, UnknownTeam } from './access-rule.repository';
 import { patternProblem, type Rule } from './rule';
 import { ruleChangeFeed } from './rule-change-feed';

@@ -2,8 +2,7 @@ import { Module } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AccessModule } from '../access/access.module';
 import { AccessService } from '../access/access.service';
-import { ENV, Env } from '../config/env';
-import { OwnedPaths } from '../proxy/owned-paths';
+import { OwnedPaths } from '../config/owned-paths';
 import { ModuleVersionRepository } from '../versions/module-version.repository';
 import { VersionsModule } from '../versions/versions.module';
 import { CatalogueController } from './catalogue.controller';
@@ -16,9 +15,9 @@ import { CatalogueService } from './catalogue.service';
   providers: [
     {
       provide: CatalogueService,
-      inject: [DataSource, ModuleVersionRepository, AccessService, ENV],
-      useFactory: (ds: DataSource, r: ModuleVersionRepository, a: AccessService, env: Env) =>
-        new CatalogueService(new CatalogueRepository(ds), r, a, new OwnedPaths(env.privatePatterns)),
+      inject: [DataSource, ModuleVersionRepository, AccessService, OwnedPaths],
+      useFactory: (ds: DataSource, r: ModuleVersionRepository, a: AccessService, owned: OwnedPaths) =>
+        new CatalogueService(new CatalogueRepository(ds), r, a, owned),
     },
   ],
 })

@@ -3,7 +3,7 @@ import type { AccessService } from '../access/access.service';
 import type { Principal } from '../auth/principal';
 import { GoproxyError } from '../common/goproxy-error';
 import type { Page, Paged } from '../identity/paging';
-import type { OwnedPaths } from '../proxy/owned-paths';
+import type { OwnedPaths } from '../config/owned-paths';
 import { versionView, type VersionView } from '../publish/version-view';
 import type { ModuleVersionRepository, Tombstone } from '../versions/module-version.repository';
 import { moduleStatus } from '../versions/version-choice';

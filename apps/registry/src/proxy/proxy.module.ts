@@ -17,7 +17,7 @@ import { NegativeCache } from '../versions/negative-cache';
 import { CacheFillService } from './cache-fill.service';
 import { FillLimiter } from './fill-limiter';
 import { ModCache } from './mod-cache';
-import { OwnedPaths } from './owned-paths';
+import { OwnedPaths } from '../config/owned-paths';
 import { ProxyController } from './proxy.controller';
 import { ProxyMetrics } from './proxy.metrics';
 import { ProxyService } from './proxy.service';
@@ -32,7 +32,6 @@ import { VersionLock } from './version-lock';
   providers: [
     ProxyController,
     { provide: ProxyMetrics, inject: [Metrics], useFactory: (m: Metrics) => new ProxyMetrics(m) },
-    { provide: OwnedPaths, inject: [ENV], useFactory: (env: Env) => new OwnedPaths(env.privatePatterns) },
     {
       provide: UpstreamClient,
       inject: [ENV, LOGGER, ProxyMetrics],

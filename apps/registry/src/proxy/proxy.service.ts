@@ -9,7 +9,7 @@ import type { VersionRecord } from '../versions/version-record';
 import type { ModRecord, ModuleModStore } from '../versions/module-mod.store';
 import type { CacheFillService } from './cache-fill.service';
 import { ModCache } from './mod-cache';
-import type { OwnedPaths } from './owned-paths';
+import type { OwnedPaths } from '../config/owned-paths';
 import { JSON_TYPE, ProxyReply, TEXT } from './proxy-reply';
 import type { ProxyMetrics } from './proxy.metrics';
 import { UpstreamClient, UpstreamError } from './upstream.client';

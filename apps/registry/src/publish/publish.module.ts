@@ -5,10 +5,9 @@ import type { FastifyInstance } from 'fastify';
 import { AccessModule } from '../access/access.module';
 import { AccessService } from '../access/access.service';
 import { AuditService } from '../audit/audit.service';
-import { ENV, Env } from '../config/env';
 import { BLOB_STORE } from '../core.module';
 import { LOGGER, AppLogger } from '../logging/logger';
-import { OwnedPaths } from '../proxy/owned-paths';
+import { OwnedPaths } from '../config/owned-paths';
 import { IngestService } from '../versions/ingest.service';
 import { ModuleVersionRepository } from '../versions/module-version.repository';
 import { VersionChangeFeed } from '../versions/version-change-feed';
@@ -27,9 +26,9 @@ const ZIP_TYPES = ['application/zip', 'application/octet-stream', 'application/x
   providers: [
     {
       provide: PublishService,
-      inject: [ENV, AccessService, IngestService, ModuleVersionRepository, VersionIndex, BLOB_STORE, VersionChangeFeed, AuditService, LOGGER],
-      useFactory: (env: Env, a: AccessService, i: IngestService, r: ModuleVersionRepository, idx: VersionIndex, b: BlobStore, f: VersionChangeFeed, au: AuditService, log: AppLogger) =>
-        new PublishService(new OwnedPaths(env.privatePatterns), a, i, r, idx, b, f, au, log),
+      inject: [OwnedPaths, AccessService, IngestService, ModuleVersionRepository, VersionIndex, BLOB_STORE, VersionChangeFeed, AuditService, LOGGER],
+      useFactory: (owned: OwnedPaths, a: AccessService, i: IngestService, r: ModuleVersionRepository, idx: VersionIndex, b: BlobStore, f: VersionChangeFeed, au: AuditService, log: AppLogger) =>
+        new PublishService(owned, a, i, r, idx, b, f, au, log),
     },
   ],
 })

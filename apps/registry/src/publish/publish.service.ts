@@ -6,7 +6,7 @@ import type { Principal } from '../auth/principal';
 import { GoproxyError } from '../common/goproxy-error';
 import { requireAdmin } from '../identity/actor';
 import type { AppLogger } from '../logging/logger';
-import type { OwnedPaths } from '../proxy/owned-paths';
+import type { OwnedPaths } from '../config/owned-paths';
 import { IngestService, MAX_ZIP_SIZE, VersionConflict } from '../versions/ingest.service';
 import { ModuleVersionRepository, VersionDeleted } from '../versions/module-version.repository';
 import type { VersionChangeFeed } from '../versions/version-change-feed';

@@ -4,7 +4,7 @@ import { BlobNotFound, type BlobStore } from '@modgate/storage';
 import { GoproxyError } from '../common/goproxy-error';
 import type { Env } from '../config/env';
 import type { AppLogger } from '../logging/logger';
-import type { OwnedPaths } from '../proxy/owned-paths';
+import type { OwnedPaths } from '../config/owned-paths';
 
 export interface SumdbAnswer {
   readonly status: number;

@@ -1,4 +1,4 @@
-import { matchesAnyPattern } from '../config/patterns';
+import { matchesAnyPattern } from './patterns';
 
 /**
  * Module paths ModGate owns (MODGATE_PRIVATE, GOPRIVATE syntax). They are
