@@ -227,6 +227,23 @@ it('serves archives that hold exactly the removed rows, link up, and check out o
   expect(fetched.map((r: { details: string }) => (JSON.parse(r.details) as { archive?: string }).archive)).toEqual(archives.map((a) => `modgate-audit-archive-${a.month}-${a.firstSeq}.jsonl`));
 }, 60_000);
 
+it('lists and downloads archives with the modgate CLI, ready for check-export', async () => {
+  const env = { MODGATE_REGISTRY: modgate!.url, MODGATE_TOKEN: TEST_ADMIN_TOKEN };
+  const archives = await admin.ok<ArchiveInfo[]>('GET', '/audit/archives');
+  const listed = await runCli(['audit', 'archives'], { env });
+  expect(listed).toMatchObject({ code: 0, stderr: '' });
+  expect(listed.stdout).toBe(archives.map((a) => `${a.month}  ${a.firstSeq}…${a.lastSeq}  ${a.rows} rows  last hash ${a.lastHash}\n`).join(''));
+  const file = join(work, 'by-cli.jsonl');
+  const got = await runCli(['audit', 'archive', archives[1].month, '-o', file], { env });
+  expect(got).toMatchObject({ code: 0, stderr: '' });
+  expect(await readFile(file, 'utf8')).toBe(before.slice(archives[1].firstSeq - 1, archives[1].lastSeq).map(jsonlLine).join(''));
+  const ok = await runCli(['audit', 'check-export', file, `${file}.manifest.json`, '--public-key', join(work, 'modgate-audit.pem')]);
+  expect(ok.stdout).toMatch(new RegExp(`^OK: ${archives[1].rows} rows`));
+  const missing = await runCli(['audit', 'archive', '1999-01', '-o', join(work, 'none.jsonl')], { env });
+  expect(missing.code).not.toBe(0);
+  expect(missing.stderr).toContain('no archive 1999-01; "modgate audit archives" lists them');
+});
+
 it('keeps archives for auditors only, and answers an unknown one with 404', async () => {
   expect((await httpCall(`${modgate!.url}/api/v1/audit/archives`)).status).toBe(401);
   expect((await httpCall(`${modgate!.url}/api/v1/audit/archives/1/manifest`)).status).toBe(401);

@@ -59,35 +59,36 @@ export function registerAuditCommand(program: Command, io: AuditIo = defaultIo):
     const c = await connect(o, io);
     const q = new URLSearchParams({ format: o.format ?? 'jsonl' });
     for (const k of ['from', 'to', 'principal', 'team', 'module', 'action', 'outcome']) if (o[k]) q.set(k, o[k]!);
-    const res = await get(c, `/api/v1/audit/export?${q}`);
-    if ((res.statusCode ?? 0) >= 400) throw new Error(await errorOf(res));
+    const { res, part, bytes } = await download(c, `/api/v1/audit/export?${q}`, o.output!, io, 'the export');
     const id = String(res.headers['x-modgate-export-id'] ?? '');
-    const part = `${o.output}.part`;
-    let bytes = 0;
-    let last = 0;
-    const count = new Transform({
-      transform(chunk: Buffer, _e, done) {
-        bytes += chunk.length;
-        if (io.progress && Date.now() - last > 100) {
-          last = Date.now();
-          io.progress.write(`\r  ${formatBytes(bytes)} received`);
-        }
-        done(null, chunk);
-      },
-    });
-    try {
-      await pipeline(res, count, createWriteStream(part));
-    } catch (err) {
-      await rm(part, { force: true });
-      throw new Error(`the export broke off after ${formatBytes(bytes)}: ${(err as Error).message}`);
-    }
-    if (io.progress) io.progress.write(`\r  ${formatBytes(bytes)} received\n`);
     const manifest = (await getJson(c, `/api/v1/audit/exports/${id}/manifest`)) as SignedManifest;
     await rename(part, o.output!);
     await writeFile(`${o.output}.manifest.json`, `${JSON.stringify(manifest, null, 2)}\n`);
-    io.out(`${o.output}: ${manifest.manifest.rows} rows (${manifest.manifest.firstSeq ?? '-'}…${manifest.manifest.lastSeq ?? '-'}), ${formatBytes(bytes)}, sha256 ${manifest.manifest.sha256}`);
-    io.out(`${o.output}.manifest.json: signed by key ${manifest.manifest.keyId}`);
-    io.out(`Check it anywhere with: modgate audit check-export ${o.output} ${o.output}.manifest.json --public-key modgate-audit.pem`);
+    reportSaved(io, o.output!, manifest, bytes);
+  });
+
+  conn(audit.command('archives').description('list the monthly archives retention moved out of the database, oldest first')).action(async (o: Conn) => {
+    const list = (await getJson(await connect(o, io), '/api/v1/audit/archives')) as Array<{ month: string; firstSeq: number; lastSeq: number; rows: number; lastHash: string }>;
+    if (list.length === 0) io.out('no archives (nothing has been past MODGATE_AUDIT_RETENTION_DAYS yet)');
+    for (const a of list) io.out(`${a.month}  ${a.firstSeq}…${a.lastSeq}  ${a.rows} rows  last hash ${a.lastHash}`);
+  });
+
+  conn(
+    audit
+      .command('archive')
+      .description('download an archive (by month, YYYY-MM, or first sequence number) with its signed manifest (<file>.manifest.json)')
+      .argument('<month-or-first-seq>')
+      .requiredOption('-o, --output <file>', 'where to write the JSON Lines file'),
+  ).action(async (which: string, o: Conn & { output: string }) => {
+    const c = await connect(o, io);
+    const list = (await getJson(c, '/api/v1/audit/archives')) as Array<{ month: string; firstSeq: number; file: string; manifest: string }>;
+    const a = list.find((x) => x.month === which || String(x.firstSeq) === which);
+    if (!a) throw new Error(`no archive ${which}; "modgate audit archives" lists them`);
+    const { part, bytes } = await download(c, a.file, o.output, io, `the archive ${a.month}`);
+    const manifest = (await getJson(c, a.manifest)) as SignedManifest;
+    await rename(part, o.output);
+    await writeFile(`${o.output}.manifest.json`, `${JSON.stringify(manifest, null, 2)}\n`);
+    reportSaved(io, o.output, manifest, bytes);
   });
 
   audit
@@ -125,6 +126,40 @@ export function registerAuditCommand(program: Command, io: AuditIo = defaultIo):
       const r = (await getJson({ registry, token: null }, '/api/v1/audit/public-key')) as { publicKey: string };
       process.stdout.write(r.publicKey);
     });
+}
+
+/** Streams a GET into <output>.part (removed if it breaks off), with a progress line on a terminal. */
+async function download(c: { registry: string; token: string | null }, path: string, output: string, io: AuditIo, what: string): Promise<{ res: IncomingMessage; part: string; bytes: number }> {
+  const res = await get(c, path);
+  if ((res.statusCode ?? 0) >= 400) throw new Error(await errorOf(res));
+  const part = `${output}.part`;
+  let bytes = 0;
+  let last = 0;
+  const count = new Transform({
+    transform(chunk: Buffer, _e, done) {
+      bytes += chunk.length;
+      if (io.progress && Date.now() - last > 100) {
+        last = Date.now();
+        io.progress.write(`\r  ${formatBytes(bytes)} received`);
+      }
+      done(null, chunk);
+    },
+  });
+  try {
+    await pipeline(res, count, createWriteStream(part));
+  } catch (err) {
+    await rm(part, { force: true });
+    throw new Error(`${what} broke off after ${formatBytes(bytes)}: ${(err as Error).message}`);
+  }
+  if (io.progress) io.progress.write(`\r  ${formatBytes(bytes)} received\n`);
+  return { res, part, bytes };
+}
+
+function reportSaved(io: AuditIo, output: string, signed: SignedManifest, bytes: number): void {
+  const m = signed.manifest;
+  io.out(`${output}: ${m.rows} rows (${m.firstSeq ?? '-'}…${m.lastSeq ?? '-'}), ${formatBytes(bytes)}, sha256 ${m.sha256}`);
+  io.out(`${output}.manifest.json: signed by key ${m.keyId}`);
+  io.out(`Check it anywhere with: modgate audit check-export ${output} ${output}.manifest.json --public-key modgate-audit.pem`);
 }
 
 async function connect(o: Conn, io: AuditIo): Promise<{ registry: string; token: string | null }> {
