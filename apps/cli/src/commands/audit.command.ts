@@ -61,10 +61,7 @@ export function registerAuditCommand(program: Command, io: AuditIo = defaultIo):
     for (const k of ['from', 'to', 'principal', 'team', 'module', 'action', 'outcome']) if (o[k]) q.set(k, o[k]!);
     const { res, part, bytes } = await download(c, `/api/v1/audit/export?${q}`, o.output!, io, 'the export');
     const id = String(res.headers['x-modgate-export-id'] ?? '');
-    const manifest = (await getJson(c, `/api/v1/audit/exports/${id}/manifest`)) as SignedManifest;
-    await rename(part, o.output!);
-    await writeFile(`${o.output}.manifest.json`, `${JSON.stringify(manifest, null, 2)}\n`);
-    reportSaved(io, o.output!, manifest, bytes);
+    await saveWithManifest(io, part, o.output!, (await getJson(c, `/api/v1/audit/exports/${id}/manifest`)) as SignedManifest, bytes);
   });
 
   conn(audit.command('archives').description('list the monthly archives retention moved out of the database, oldest first')).action(async (o: Conn) => {
@@ -85,10 +82,7 @@ export function registerAuditCommand(program: Command, io: AuditIo = defaultIo):
     const a = list.find((x) => x.month === which || String(x.firstSeq) === which);
     if (!a) throw new Error(`no archive ${which}; "modgate audit archives" lists them`);
     const { part, bytes } = await download(c, a.file, o.output, io, `the archive ${a.month}`);
-    const manifest = (await getJson(c, a.manifest)) as SignedManifest;
-    await rename(part, o.output);
-    await writeFile(`${o.output}.manifest.json`, `${JSON.stringify(manifest, null, 2)}\n`);
-    reportSaved(io, o.output, manifest, bytes);
+    await saveWithManifest(io, part, o.output, (await getJson(c, a.manifest)) as SignedManifest, bytes);
   });
 
   audit
@@ -155,7 +149,10 @@ async function download(c: { registry: string; token: string | null }, path: str
   return { res, part, bytes };
 }
 
-function reportSaved(io: AuditIo, output: string, signed: SignedManifest, bytes: number): void {
+/** The finished download takes its name, its manifest goes beside it, and the user learns how to check both. */
+async function saveWithManifest(io: AuditIo, part: string, output: string, signed: SignedManifest, bytes: number): Promise<void> {
+  await rename(part, output);
+  await writeFile(`${output}.manifest.json`, `${JSON.stringify(signed, null, 2)}\n`);
   const m = signed.manifest;
   io.out(`${output}: ${m.rows} rows (${m.firstSeq ?? '-'}…${m.lastSeq ?? '-'}), ${formatBytes(bytes)}, sha256 ${m.sha256}`);
   io.out(`${output}.manifest.json: signed by key ${m.keyId}`);

@@ -1,6 +1,6 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { canonicalJson, ChainVerifier, csvHeader, GENESIS, verifySignature, type AuditRow, type ExportFormat, type ExportManifest, type SignedManifest } from '@modgate/auditlog';
+import { ByteDigest, canonicalJson, ChainVerifier, csvHeader, GENESIS, verifySignature, type AuditRow, type ExportFormat, type ExportManifest, type SignedManifest } from '@modgate/auditlog';
 import { BlobNotFound, type BlobStore } from '@modgate/storage';
 import { GoproxyError } from '../common/goproxy-error';
 import type { AuditSigner } from './audit-signer';
@@ -98,7 +98,7 @@ export class AuditLogService {
       if (a.firstSeq !== prev.seq + 1) return { seq: prev.seq + 1, problem: `archive ${a.month} starts at ${a.firstSeq}, not at ${prev.seq + 1}` };
       let signed: SignedManifest;
       try {
-        signed = JSON.parse((await this.blobs.read(a.manifestKey)).toString('utf8')) as SignedManifest;
+        signed = await this.readManifest(a.manifestKey);
       } catch (err) {
         if (err instanceof BlobNotFound || err instanceof SyntaxError) return { seq: a.firstSeq, problem: `the signed manifest of archive ${a.month} is missing or unreadable (${a.manifestKey})` };
         throw err;
@@ -128,16 +128,10 @@ export class AuditLogService {
     const repo = this.repo;
     const createdAt = new Date().toISOString();
     async function* produce(): AsyncGenerator<Buffer> {
-      const sha = createHash('sha256');
-      let bytes = 0;
-      const out = (b: Buffer): Buffer => {
-        sha.update(b);
-        bytes += b.length;
-        return b;
-      };
-      if (format === 'csv') yield out(Buffer.from(csvHeader()));
+      const digest = new ByteDigest();
+      if (format === 'csv') yield digest.add(Buffer.from(csvHeader()));
       const range: ExportedRange = { rows: 0, first: null, last: null };
-      for await (const chunk of repo.exportBytes({ ...f, upToSeq: head.seq }, format, range)) yield out(chunk);
+      yield* digest.through(repo.exportBytes({ ...f, upToSeq: head.seq }, format, range));
       const { rows, first } = range;
       const lastSeq = range.last?.seq ?? null;
       const lastHash = range.last?.hash ?? null;
@@ -154,8 +148,8 @@ export class AuditLogService {
         lastSeq,
         lastHash,
         headSeq: head.seq,
-        sha256: sha.digest('hex'),
-        bytes,
+        sha256: digest.hex(),
+        bytes: digest.bytes,
         keyId: signer.keyId,
       };
       const signed: SignedManifest = { manifest, signature: signer.sign(canonicalJson(manifest)) };
@@ -193,8 +187,11 @@ export class AuditLogService {
   }
 
   async archiveManifest(firstSeq: number): Promise<SignedManifest> {
-    const a = await this.archiveStarting(firstSeq);
-    return JSON.parse((await this.blobs.read(a.manifestKey)).toString('utf8')) as SignedManifest;
+    return this.readManifest((await this.archiveStarting(firstSeq)).manifestKey);
+  }
+
+  private async readManifest(key: string): Promise<SignedManifest> {
+    return JSON.parse((await this.blobs.read(key)).toString('utf8')) as SignedManifest;
   }
 
   private async archiveStarting(firstSeq: number) {

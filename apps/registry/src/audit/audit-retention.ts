@@ -46,7 +46,8 @@ export class AuditRetention {
   private async archiveMonths(cutoff: Date): Promise<number> {
     let removed = 0;
     for (;;) {
-      const after = (await this.repo.anchor())?.seq ?? 0;
+      const anchor = (await this.repo.anchor()) ?? { seq: 0, hash: GENESIS };
+      const after = anchor.seq;
       const first = await this.repo.firstRowAfter(after);
       if (!first) return removed;
       const monthStart = new Date(Date.UTC(first.at.getUTCFullYear(), first.at.getUTCMonth(), 1));
@@ -55,7 +56,7 @@ export class AuditRetention {
       if (monthEnd > cutoff) return removed;
       const lastSeq = await this.repo.lastSeqBefore(monthEnd, after);
       if (lastSeq === null) return removed;
-      removed += await this.archive(monthStart.toISOString().slice(0, 7), after, lastSeq);
+      removed += await this.archive(monthStart.toISOString().slice(0, 7), anchor, lastSeq);
     }
   }
 
@@ -64,8 +65,7 @@ export class AuditRetention {
    * archived and removed, which would hide the break from verify), then it
    * is exported as JSON Lines to the store, signed, and only then pruned.
    */
-  private async archive(month: string, after: number, lastSeq: number): Promise<number> {
-    const previous = (await this.repo.anchor())?.hash ?? GENESIS;
+  private async archive(month: string, { seq: after, hash: previous }: { seq: number; hash: Buffer }, lastSeq: number): Promise<number> {
     const check = new ChainVerifier(after, previous);
     for await (const r of this.repo.stream({ afterSeq: after, upToSeq: lastSeq })) if (!check.add(r)) break;
     if (check.broken) throw new Error(`audit: retention refused to archive ${month}: the chain is broken at ${check.broken.seq} (${check.broken.problem}); run verify`);

@@ -299,7 +299,7 @@ export class AuditRepository {
   }
 }
 
-/** What an export covered, known once its last byte is out. */
+/** A month retention archived to the blob store and removed. */
 export interface ArchiveRow {
   readonly firstSeq: number;
   readonly lastSeq: number;
@@ -311,6 +311,7 @@ export interface ArchiveRow {
   readonly manifestKey: string;
 }
 
+/** What an export covered, known once its last byte is out. */
 export interface ExportedRange {
   rows: number;
   first: number | null;
